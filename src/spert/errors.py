@@ -1,0 +1,42 @@
+"""Every user-facing error in one place.
+
+A :class:`SpertError` carries a one-line message meant for the person who ran the
+command; the CLI prints it without a traceback and exits non-zero. Data errors name
+the file, the document and the field so the user can go straight to the problem.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SpertError(Exception):
+    """An error caused by the user's input or environment, with a one-line message."""
+
+
+class DataError(SpertError):
+    """A problem in a dataset, types file or prediction input."""
+
+    def __init__(self, path: str | Path | None, problem: str, *, doc: int | None = None,
+                 field: str | None = None, line: int | None = None) -> None:
+        self.path, self.doc, self.field, self.line, self.problem = path, doc, field, line, problem
+        where = [str(path) if path is not None else "<input>"]
+        if line is not None:
+            where.append(f"line {line}")
+        if doc is not None:
+            where.append(f"document {doc}")
+        if field is not None:
+            where.append(f"field '{field}'")
+        super().__init__(": ".join(where) + ": " + problem)
+
+
+class ConfigError(SpertError):
+    """An invalid configuration file or command-line override."""
+
+
+class CheckpointError(SpertError):
+    """A model directory that is missing, incomplete or of an unknown format."""
+
+
+class EncoderError(SpertError):
+    """An encoder or tokenizer that cannot be loaded or used."""

@@ -1,0 +1,219 @@
+"""The SpERT model: a transformer encoder, span classifier and relation classifier.
+
+Shape letters, used in every comment below:
+  B documents in the batch, T subwords per document (padded), N words (global
+  over the batch), S spans, P span pairs, H encoder hidden size, D width-embedding
+  size, C entity classes (types + "no entity"), R relation types.
+
+One ``forward`` serves training and evaluation: it encodes, pools and classifies
+the batch's spans and pairs. At inference :meth:`SpERT.predict` builds the pairs
+itself from the spans the entity classifier kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from .batch import Batch
+from .pooling import PoolingMode, build_pooler
+from .sampling import MAX_WIDTH_EMBEDDINGS
+from .schema import TypeSchema
+
+log = logging.getLogger(__name__)
+
+ContextMode = Literal["localized", "full", "cls", "none"]
+
+
+class ModelSettings(BaseModel):
+    """What defines a SpERT model's architecture; stored in every checkpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    encoder: str = Field("all-MiniLM-L6-v2", description="Hugging Face model name or directory of the encoder")
+    max_span_size: int = Field(10, ge=1, description="longest candidate span, in words")
+    width_dim: int = Field(25, ge=1, description="size of the span-width embedding")
+    dropout: float = Field(0.1, ge=0.0, lt=1.0, description="dropout before both classifiers")
+    pooling: PoolingMode = Field("max", description="span and context pooling: max, mean or sum")
+    context: ContextMode = Field("localized", description="relation context: localized, full, cls or none")
+    freeze_encoder: bool = Field(False, description="keep the encoder's weights fixed")
+    random_init: bool = Field(False, description="initialise the encoder randomly instead of pre-trained")
+
+
+@dataclass
+class Output:
+    entity_logits: torch.Tensor  # (S, C)
+    rel_logits: torch.Tensor  # (P, R)
+    loss: torch.Tensor | None = None
+    entity_loss: torch.Tensor | None = None
+    rel_loss: torch.Tensor | None = None
+
+
+@dataclass
+class RawPrediction:
+    """Kept spans and scored pairs of a batch, before decoding into documents."""
+
+    span_index: torch.Tensor  # (E,) indices into the batch's candidate spans
+    span_class: torch.Tensor  # (E,) predicted class (>= 1)
+    span_score: torch.Tensor  # (E,) its softmax probability
+    pair_head: torch.Tensor  # (P,) indices into the batch's candidate spans
+    pair_tail: torch.Tensor  # (P,)
+    rel_probs: torch.Tensor  # (P, R) sigmoid probabilities
+
+
+def load_encoder(source: str, random_init: bool = False):
+    """The encoder from a name or directory, without its (unused) pooler head."""
+    from transformers import AutoConfig, AutoModel
+
+    from .errors import EncoderError
+
+    try:
+        if random_init:
+            encoder = AutoModel.from_config(AutoConfig.from_pretrained(source))
+        else:
+            encoder = AutoModel.from_pretrained(source)
+    except (OSError, ValueError) as e:
+        raise EncoderError(f"cannot load encoder {source!r}: {str(e).splitlines()[0]}") from None
+    _drop_pooler(encoder)
+    return encoder
+
+
+def encoder_from_config(config):
+    """An encoder with the architecture of ``config`` (weights to be loaded from a checkpoint)."""
+    from transformers import AutoModel
+
+    encoder = AutoModel.from_config(config)
+    _drop_pooler(encoder)
+    return encoder
+
+
+def _drop_pooler(encoder) -> None:
+    # BERT-style encoders carry a [CLS] pooler SpERT never uses; unused weights break DDP.
+    if getattr(encoder, "pooler", None) is not None:
+        encoder.pooler = None
+
+
+class SpERT(nn.Module):
+    def __init__(self, settings: ModelSettings, schema: TypeSchema, encoder: nn.Module,
+                 pooling_impl: Literal["lean", "naive"] = "lean") -> None:
+        super().__init__()
+        self.settings, self.schema, self.pooling_impl = settings, schema, pooling_impl
+        self.encoder = encoder
+        H, D = encoder.config.hidden_size, settings.width_dim
+        context_dim = 0 if settings.context == "none" else H
+        self.width_embedding = nn.Embedding(MAX_WIDTH_EMBEDDINGS, D)
+        self.entity_classifier = nn.Linear(2 * H + D, schema.num_entity_classes)
+        self.rel_classifier = nn.Linear(context_dim + 2 * H + 2 * D, schema.num_relation_types)
+        self.dropout = nn.Dropout(settings.dropout)
+        if settings.freeze_encoder:
+            for p in self.encoder.parameters():
+                p.requires_grad_(False)
+
+    # -- shared path ---------------------------------------------------------------
+
+    def encode(self, batch: Batch, longest: int):
+        """Run the encoder and prepare the pooler; returns (h_CLS (B, H), pooler)."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.settings.freeze_encoder):
+            h = self.encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
+        # h: (B, T, H)
+        pooler = build_pooler(self.pooling_impl, self.settings.pooling, h, batch.token_word,
+                              int(batch.num_words.sum()), longest)
+        return h[:, 0], pooler
+
+    def classify_spans(self, cls: torch.Tensor, pooler, batch: Batch, index: torch.Tensor | None = None):
+        """Pool and classify spans (all of the batch's, or ``index``): ((S, H) pooled, (S, D) widths, (S, C))."""
+        doc, start, end = batch.span_doc, batch.span_start, batch.span_end
+        if index is not None:
+            doc, start, end = doc[index], start[index], end[index]
+        pooled = pooler.pool(doc, start, end)  # (S, H)
+        width = self.width_embedding(end - start)  # (S, D)
+        x = torch.cat([cls[doc], pooled, width], dim=-1)  # (S, 2H + D)
+        return pooled, width, self.entity_classifier(self.dropout(x))  # (S, C)
+
+    def classify_pairs(self, cls, pooler, batch: Batch, pooled, width, head, tail, span_pos=None):
+        """Relation logits for span pairs (indices into ``pooled``): (P, R)."""
+        pos = span_pos if span_pos is not None else torch.arange(len(batch.span_doc), device=head.device)
+        gh, gt = pos[head], pos[tail]  # candidate-span indices of head and tail
+        doc = batch.span_doc[gh]
+        s1, e1 = batch.span_start[gh], batch.span_end[gh]
+        s2, e2 = batch.span_start[gt], batch.span_end[gt]
+        parts = []
+        mode = self.settings.context
+        if mode == "localized":
+            # words strictly between the two spans; empty for adjacent or overlapping spans
+            first = e1 <= s2
+            left, right = torch.where(first, e1, e2), torch.where(first, s2, s1)
+            parts.append(pooler.pool(doc, left, right))  # (P, H)
+        elif mode == "full":
+            start = batch.word_offset[doc]
+            parts.append(pooler.pool(doc, start, start + batch.num_words[doc]))
+        elif mode == "cls":
+            parts.append(cls[doc])
+        parts += [pooled[head], pooled[tail], width[head], width[tail]]
+        x = torch.cat(parts, dim=-1)  # (P, [H] + 2H + 2D)
+        return self.rel_classifier(self.dropout(x))  # (P, R)
+
+    def _longest(self, batch: Batch) -> int:
+        if self.settings.context == "localized" or self.settings.context == "full":
+            return int(batch.num_words.max())
+        return self.settings.max_span_size if len(batch.span_start) == 0 else \
+            int((batch.span_end - batch.span_start).max())
+
+    def forward(self, batch: Batch) -> Output:
+        """Logits for the batch's spans and pairs; the loss when labels are given."""
+        cls, pooler = self.encode(batch, self._longest(batch))
+        pooled, width, entity_logits = self.classify_spans(cls, pooler, batch)
+        rel_logits = self.classify_pairs(cls, pooler, batch, pooled, width, batch.pair_head, batch.pair_tail)
+        out = Output(entity_logits, rel_logits)
+        if batch.entity_labels is not None:
+            out.entity_loss = F.cross_entropy(entity_logits, batch.entity_labels)
+            if rel_logits.numel() > 0 and batch.rel_labels is not None:
+                # mean over types, then mean over pairs: the mean of all P*R terms
+                out.rel_loss = F.binary_cross_entropy_with_logits(rel_logits, batch.rel_labels)
+                out.loss = out.entity_loss + out.rel_loss
+            else:
+                # keep the relation head in the graph (zero gradient) so DDP sees every parameter used
+                out.loss = out.entity_loss + 0.0 * rel_logits.sum()
+        return out
+
+    # -- inference -----------------------------------------------------------------
+
+    @torch.inference_mode()
+    def predict(self, batch: Batch, max_pairs: int = 4096) -> RawPrediction:
+        """Classify every candidate span, then every ordered pair of kept spans per document."""
+        cls, pooler = self.encode(batch, self._longest(batch))
+        pooled, width, entity_logits = self.classify_spans(cls, pooler, batch)
+        probs = entity_logits.float().softmax(-1)  # (S, C)
+        score, klass = probs.max(-1)
+        kept = (klass != 0).nonzero().squeeze(-1)  # (E,), grouped by document
+        head, tail = ordered_pairs(batch.span_doc[kept], len(batch.num_words))  # (P,) indices into kept
+        R = self.schema.num_relation_types
+        kept_pooled, kept_width, chunks = pooled[kept], width[kept], []
+        for i in range(0, len(head), max_pairs):
+            h_, t_ = head[i:i + max_pairs], tail[i:i + max_pairs]
+            logits = self.classify_pairs(cls, pooler, batch, kept_pooled, kept_width, h_, t_, span_pos=kept)
+            chunks.append(logits.float().sigmoid())
+        rel_probs = torch.cat(chunks) if chunks else entity_logits.new_zeros(0, R, dtype=torch.float32)
+        return RawPrediction(kept, klass[kept], score[kept], kept[head], kept[tail], rel_probs)
+
+
+def ordered_pairs(group: torch.Tensor, num_groups: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """All ordered pairs (i, j), i != j, of positions whose (sorted) group ids are equal: ((P,), (P,))."""
+    counts = torch.bincount(group, minlength=num_groups)  # (G,)
+    offsets = torch.cumsum(counts, 0) - counts  # (G,) first position of each group
+    sq = counts * counts
+    total = int(sq.sum())
+    if total == 0:
+        empty = group.new_zeros(0)
+        return empty, empty
+    g = torch.repeat_interleave(torch.arange(num_groups, device=group.device), sq)  # (P',)
+    local = torch.arange(total, device=group.device) - torch.repeat_interleave(torch.cumsum(sq, 0) - sq, sq)
+    i, j = local // counts[g], local % counts[g]
+    keep = i != j
+    return (offsets[g] + i)[keep], (offsets[g] + j)[keep]
