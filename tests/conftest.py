@@ -1,0 +1,49 @@
+"""Shared fixtures: a tiny random BERT encoder (no download), the benchmark data, small configs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = ROOT.parent / "shared" / "datasets"
+CONLL04 = DATASETS / "conll04"
+SCIERC = DATASETS / "scierc"
+SCIERC_DYGIE = DATASETS / "scierc_dygie"
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder_dir(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide BERT with random weights and the default encoder's (uncased) tokenizer."""
+    from transformers import BertConfig, BertModel
+
+    from spert.encoding import load_tokenizer, resolve_encoder
+
+    path = tmp_path_factory.mktemp("tiny_encoder")
+    tok = load_tokenizer(resolve_encoder(None))
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=512)
+    BertModel(config).save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def conll04_types() -> Path:
+    return CONLL04 / "conll04_types.json"
+
+
+@pytest.fixture
+def write_json(tmp_path):
+    """Write an object as JSON into tmp_path and return the path."""
+
+    def _write(name: str, obj) -> Path:
+        p = tmp_path / name
+        p.write_text(json.dumps(obj), encoding="utf-8")
+        return p
+
+    return _write
