@@ -103,9 +103,15 @@ def parse_overrides(args: list[str]) -> dict[str, Any]:
                 value = args[i]
         key = key.replace("-", "_")
         try:
-            out[key] = yaml.safe_load(value) if value != "" else None
+            parsed = yaml.safe_load(value) if value != "" else None
         except yaml.YAMLError:
-            out[key] = value
+            parsed = value
+        if isinstance(parsed, str):  # YAML 1.1 reads 1e-4 as a string
+            try:
+                parsed = float(parsed)
+            except ValueError:
+                pass
+        out[key] = parsed
         i += 1
     return out
 

@@ -256,8 +256,13 @@ def train(cfg: TrainConfig, *, resume: bool = False, show_progress: bool = True,
             on_epoch_end(state.epoch, state)
 
     train_seconds = time.perf_counter() - t_start
+    checksums = _gather_checksums(acc, acc.unwrap_model(model))
     result: dict[str, Any] = {}
     if main:
+        atomic_write_text(out / "processes.json", json.dumps(
+            {"num_processes": world, "device": str(device), "weight_sha256_per_process": checksums}, indent=2))
+        if len(set(checksums)) > 1:
+            log.error("processes ended with different weights: %s", checksums)
         final = acc.unwrap_model(model)
         save_model(final, tokenizer, out / "model", {"rel_filter_threshold": cfg.rel_filter_threshold})
         eval_set = test_set or valid_set
@@ -275,6 +280,21 @@ def train(cfg: TrainConfig, *, resume: bool = False, show_progress: bool = True,
     acc.wait_for_everyone()
     acc.end_training()
     return result
+
+
+def _gather_checksums(acc, model) -> list[str]:
+    """SHA-256 of every process's weights: data-parallel replicas must end identical."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    if acc.num_processes == 1:
+        return [h.hexdigest()]
+    from accelerate.utils import gather_object
+
+    return list(gather_object([h.hexdigest()]))
 
 
 def _broadcast_state(acc, state: TrainerState) -> TrainerState:
