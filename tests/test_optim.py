@@ -80,3 +80,20 @@ def test_optimizer_state_round_trip_without_pickle():
     opt2.load_state_dict(optimizer_state_from_tensors(tensors, meta))
     assert torch.equal(opt2.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"])
     assert opt2.param_groups[0]["uncorrected_step"] == 1
+
+
+def test_clip_grad_norm_matches_torch():
+    from spert.optim import clip_grad_norm
+
+    torch.manual_seed(0)
+    for scale in (0.01, 10.0):  # below and above the threshold
+        a = [torch.nn.Parameter(torch.randn(5, 3)) for _ in range(3)]
+        b = [torch.nn.Parameter(p.detach().clone()) for p in a]
+        for p, q in zip(a, b):
+            p.grad = torch.randn(5, 3) * scale
+            q.grad = p.grad.clone()
+        n1 = clip_grad_norm(a, 1.0)
+        n2 = torch.nn.utils.clip_grad_norm_(b, 1.0)
+        assert n1 == pytest.approx(float(n2))
+        for p, q in zip(a, b):
+            torch.testing.assert_close(p.grad, q.grad, rtol=0, atol=0)

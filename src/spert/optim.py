@@ -101,5 +101,17 @@ def optimizer_state_from_tensors(tensors: dict[str, torch.Tensor], meta: dict) -
     return {"state": state, "param_groups": groups}
 
 
-def trainable(params: Iterable[torch.nn.Parameter]) -> list[torch.nn.Parameter]:
-    return [p for p in params if p.requires_grad]
+def clip_grad_norm(params: Iterable[torch.nn.Parameter], max_norm: float) -> float:
+    """Clip the global gradient norm to ``max_norm``; returns the norm before clipping.
+
+    Same result as ``torch.nn.utils.clip_grad_norm_``, which always multiplies every
+    gradient by min(1, max_norm / norm); skipping that pass when the factor is 1 saves
+    a read and write of all gradients (90 MB for MiniLM) on most steps.
+    """
+    params = [p for p in params if p.grad is not None]
+    if not params:
+        return 0.0
+    total = torch.nn.utils.get_total_norm([p.grad for p in params])
+    if total.item() * 1.0 > max_norm:
+        torch.nn.utils.clip_grads_with_norm_(params, max_norm, total)
+    return float(total)

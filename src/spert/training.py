@@ -33,7 +33,7 @@ from .encoding import Encoding, encode_words_batch, load_tokenizer, resolve_enco
 from .errors import SpertError
 from .evaluation import evaluate, format_metrics, metrics_to_json
 from .inference import check_lengths, max_subwords, predict_documents
-from .optim import (AdamWNoBiasCorrection, linear_schedule, optimizer_state_from_tensors,
+from .optim import (AdamWNoBiasCorrection, clip_grad_norm, linear_schedule, optimizer_state_from_tensors,
                     optimizer_state_tensors, parameter_groups)
 from .runtime import set_cpu_threads, tune_allocator
 from .sampling import seeded_rng, training_sample
@@ -208,7 +208,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, show_progress: bool = True,
                 loss_sum += torch.stack([res.loss.detach(), res.entity_loss.detach(), rel_loss])
                 sentences += len(ids)
                 if acc.sync_gradients:
-                    acc.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+                    acc.unscale_gradients()  # no-op unless fp16 loss scaling is on
+                    clip_grad_norm(model.parameters(), cfg.max_grad_norm)
                 optimizer.step()
                 if acc.sync_gradients:
                     scheduler.step()
