@@ -10,15 +10,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ConfigError
-from .model import ContextMode, ModelSettings
-from .pooling import PoolingMode
+from .model import ModelSettings
 
 
-class TrainConfig(BaseModel):
-    """Every setting of ``spert train``; defaults are the paper's."""
+class TrainConfig(ModelSettings):
+    """Every setting of ``spert train``: the model's (inherited) and the run's; defaults are the paper's."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -30,15 +29,6 @@ class TrainConfig(BaseModel):
     output_dir: Path = Field(Path("runs/spert"), description="where checkpoints, logs and metrics go")
     max_train_docs: int | None = Field(None, ge=1, description="use only the first N training documents")
     max_eval_docs: int | None = Field(None, ge=1, description="use only the first N validation/test documents")
-    # model
-    encoder: str = Field("all-MiniLM-L6-v2", description="Hugging Face encoder name or local directory")
-    max_span_size: int = Field(10, ge=1, description="longest candidate span in words")
-    width_dim: int = Field(25, ge=1, description="span-width embedding size")
-    dropout: float = Field(0.1, ge=0, lt=1, description="dropout before the classifiers")
-    pooling: PoolingMode = Field("max", description="span/context pooling: max, mean, sum")
-    context: ContextMode = Field("localized", description="relation context: localized, full, cls, none")
-    freeze_encoder: bool = Field(False, description="do not fine-tune the encoder")
-    random_init: bool = Field(False, description="random encoder weights instead of pre-trained")
     # sampling
     neg_entity_count: int = Field(100, ge=0, description="negative spans sampled per sentence")
     neg_relation_count: int = Field(100, ge=0, description="negative pairs sampled per sentence")

@@ -87,25 +87,30 @@ def parse_document(obj: Any, schema: TypeSchema | None, *, path: str | Path | No
     n = len(tokens)
 
     needs_relations = require_annotations and (schema is None or schema.num_relation_types > 0)
-    raw_entities = obj.get("entities")
-    if raw_entities is None:
-        if require_annotations:
-            raise fail("missing field", "entities")
-        raw_entities = []
-    if not isinstance(raw_entities, list):
-        raise fail(f"must be a list, got {type(raw_entities).__name__}", "entities")
+    def records(name: str, required: bool, keys: tuple[str, ...]):
+        """Yield (field name, values of ``keys``) for each object of the list ``obj[name]``."""
+        raw = obj.get(name)
+        if raw is None:
+            if required:
+                raise fail("missing field", name)
+            raw = []
+        if not isinstance(raw, list):
+            raise fail(f"must be a list, got {type(raw).__name__}", name)
+        for i, item in enumerate(raw):
+            fld = f"{name}[{i}]"
+            if not isinstance(item, dict):
+                raise fail(f"must be an object, got {type(item).__name__}", fld)
+            for key in keys:
+                if key not in item:
+                    raise fail("missing field", f"{fld}.{key}")
+            if not isinstance(item["type"], str):
+                raise fail(f"must be a string, got {type(item['type']).__name__}", f"{fld}.type")
+            yield fld, [item[k] for k in keys]
+
     entities: list[Entity] = []
     seen: dict[tuple[str, int, int], int] = {}
-    for i, e in enumerate(raw_entities):
-        fld = f"entities[{i}]"
-        if not isinstance(e, dict):
-            raise fail(f"must be an object, got {type(e).__name__}", fld)
-        for key in ("type", "start", "end"):
-            if key not in e:
-                raise fail("missing field", f"{fld}.{key}")
-        etype, start, end = e["type"], e["start"], e["end"]
-        if not isinstance(etype, str):
-            raise fail(f"must be a string, got {type(etype).__name__}", f"{fld}.type")
+    for i, (fld, (etype, start, end)) in enumerate(records("entities", require_annotations,
+                                                           ("type", "start", "end"))):
         if schema is not None and schema.entity_class(etype) is None:
             known = ", ".join(t.name for t in schema.entities)
             raise fail(f"unknown entity type {etype!r} (the types file declares: {known})", f"{fld}.type")
@@ -124,25 +129,9 @@ def parse_document(obj: Any, schema: TypeSchema | None, *, path: str | Path | No
         seen[key3] = i
         entities.append(Entity(etype, start, end))
 
-    raw_relations = obj.get("relations")
-    if raw_relations is None:
-        if needs_relations:
-            raise fail("missing field", "relations")
-        raw_relations = []
-    if not isinstance(raw_relations, list):
-        raise fail(f"must be a list, got {type(raw_relations).__name__}", "relations")
     relations: list[Relation] = []
     seen_rel: set[tuple[str, int, int]] = set()
-    for i, r in enumerate(raw_relations):
-        fld = f"relations[{i}]"
-        if not isinstance(r, dict):
-            raise fail(f"must be an object, got {type(r).__name__}", fld)
-        for key in ("type", "head", "tail"):
-            if key not in r:
-                raise fail("missing field", f"{fld}.{key}")
-        rtype, head, tail = r["type"], r["head"], r["tail"]
-        if not isinstance(rtype, str):
-            raise fail(f"must be a string, got {type(rtype).__name__}", f"{fld}.type")
+    for fld, (rtype, head, tail) in records("relations", needs_relations, ("type", "head", "tail")):
         rel_type = None
         if schema is not None:
             idx = schema.relation_index(rtype)
