@@ -88,6 +88,10 @@ def test_resume_gives_same_weights_as_uninterrupted(tmp_path, tiny_encoder_dir):
     with pytest.raises(Interrupt):
         train(part, show_progress=False, on_epoch_end=stop_after_first)
     assert not (tmp_path / "b" / "run" / "model").exists()
+    from spert.errors import SpertError
+
+    with pytest.raises(SpertError, match=r"cannot resume with changed settings: lr \(was 0.001, now 0.002\)"):
+        train(part.model_copy(update={"lr": 2e-3}), resume=True, show_progress=False)
     train(part, resume=True, show_progress=False)
     a, b = _weights(tmp_path / "a" / "run" / "model"), _weights(tmp_path / "b" / "run" / "model")
     assert a.keys() == b.keys()

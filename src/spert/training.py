@@ -106,10 +106,19 @@ def _save_last(path: Path, model, tokenizer, optimizer, scheduler, state: Traine
             "config": json.loads(cfg.model_dump_json())}, indent=2))
 
 
-def _load_last(path: Path, model, optimizer, scheduler) -> TrainerState:
+# settings that may change when resuming without changing what the run computes
+_RESUME_FREE = {"output_dir", "eval_batch_size", "log_every", "cpu"}
+
+
+def _load_last(path: Path, model, optimizer, scheduler, cfg: TrainConfig) -> TrainerState:
     if not (path / "trainer_state.json").exists():
         raise SpertError(f"{path}: no resumable checkpoint (trainer_state.json) to resume from")
     meta = json.loads((path / "trainer_state.json").read_text())
+    now = json.loads(cfg.model_dump_json())
+    changed = sorted(k for k, v in meta["config"].items() if k not in _RESUME_FREE and now.get(k) != v)
+    if changed:
+        raise SpertError(f"{path}: cannot resume with changed settings: " + ", ".join(
+            f"{k} (was {meta['config'][k]!r}, now {now.get(k)!r})" for k in changed))
     model.load_state_dict(load_file(str(path / "model.safetensors")))
     optimizer.load_state_dict(optimizer_state_from_tensors(load_file(str(path / "optimizer.safetensors")),
                                                            meta["optimizer"]))
@@ -170,7 +179,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, show_progress: bool = True,
     scheduler = linear_schedule(optimizer, total_updates, cfg.lr_warmup)
     state = TrainerState()
     if resume:
-        state = _load_last(last_dir, model, optimizer, scheduler)
+        state = _load_last(last_dir, model, optimizer, scheduler, cfg)
         if main:
             log.info("resuming after epoch %d (update %d)", state.epoch, state.update)
     model, optimizer = acc.prepare(model, optimizer)
