@@ -52,3 +52,21 @@ def write_json(tmp_path):
         return p
 
     return _write
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tiny_encoder_dir, conll04_types, tmp_path_factory) -> Path:
+    """A saved tiny random CoNLL04 model whose biases give a few entities and relations per sentence."""
+    from spert.checkpoint import build_model, save_model
+    from spert.encoding import load_tokenizer
+    from spert.model import ModelSettings
+    from spert.schema import load_types
+
+    torch.manual_seed(1)
+    net = build_model(ModelSettings(encoder=str(tiny_encoder_dir)), load_types(conll04_types), str(tiny_encoder_dir))
+    with torch.no_grad():
+        net.entity_classifier.bias[0] += 2.7
+        net.rel_classifier.bias -= 0.8
+    path = tmp_path_factory.mktemp("tiny_model") / "model"
+    save_model(net, load_tokenizer(str(tiny_encoder_dir)), path, {"rel_filter_threshold": 0.4})
+    return path
