@@ -87,5 +87,5 @@ def collate(encodings: Sequence[Encoding], samples: Sequence[Sample], pad_id: in
         batch.entity_labels = torch.from_numpy(np.concatenate([s.entity_labels for s in samples]))
     if all(s.rel_labels is not None for s in samples):
         R = samples[0].rel_labels.shape[1]
-        batch.rel_labels = torch.from_numpy(np.concatenate([s.rel_labels.reshape(-1, R) for s in samples]))
+        batch.rel_labels = torch.from_numpy(np.concatenate([s.rel_labels.reshape(len(s.pairs), R) for s in samples]))
     return batch
