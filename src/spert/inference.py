@@ -10,6 +10,7 @@ that results is dropped.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -152,11 +153,12 @@ def predict_documents(model: SpERT, tokenizer, docs: Sequence[Sequence[str]], *,
     out: list[DocPrediction | None] = [None] * len(docs)
     max_span = model.settings.max_span_size
     batches = list(length_batches([len(e.input_ids) for e in encodings], batch_size))
+    sample = functools.lru_cache(maxsize=None)(lambda n: inference_sample(n, max_span))  # read-only, shared
     bar = progress(total=len(docs)) if progress is not None else None
     try:
         for ids in batches:
             encs = [encodings[i] for i in ids]
-            batch = collate(encs, [inference_sample(e.num_words, max_span) for e in encs], pad).to(device)
+            batch = collate(encs, [sample(e.num_words) for e in encs], pad).to(device)
             raw = model.predict(batch)
             for i, p in zip(ids, decode(raw, batch, model, [docs[i] for i in ids], threshold, no_overlap)):
                 out[i] = p

@@ -133,8 +133,18 @@ class SpERT(nn.Module):
             doc, start, end = doc[index], start[index], end[index]
         pooled = pooler.pool(doc, start, end)  # (S, H)
         width = self.width_embedding(end - start)  # (S, D)
-        x = torch.cat([cls[doc], pooled, width], dim=-1)  # (S, 2H + D)
-        return pooled, width, self.entity_classifier(self.dropout(x))  # (S, C)
+        if torch.is_grad_enabled() or (self.training and self.dropout.p > 0):
+            x = torch.cat([cls[doc], pooled, width], dim=-1)  # (S, 2H + D)
+            return pooled, width, self.entity_classifier(self.dropout(x))  # (S, C)
+        # Inference (no gradient, no dropout): the classifier is linear, so its weight is split by
+        # input block and the (S, 2H + D) input is never built; the [CLS] and width terms are
+        # computed once per document and per width. Equal to the above up to float rounding.
+        H = pooled.shape[-1]
+        w = self.entity_classifier.weight  # (C, 2H + D)
+        per_doc = F.linear(cls, w[:, :H], self.entity_classifier.bias)  # (B, C)
+        per_width = F.linear(self.width_embedding.weight, w[:, 2 * H:])  # (MAX_WIDTH_EMBEDDINGS, C)
+        logits = torch.addmm(per_doc[doc] + per_width[end - start], pooled, w[:, H:2 * H].t())  # (S, C)
+        return pooled, width, logits
 
     def classify_pairs(self, cls, pooler, batch: Batch, pooled, width, head, tail, span_pos=None):
         """Relation logits for span pairs (indices into ``pooled``): (P, R)."""
@@ -202,9 +212,37 @@ class SpERT(nn.Module):
         rel_probs = torch.cat(chunks) if chunks else entity_logits.new_zeros(0, R, dtype=torch.float32)
         return RawPrediction(kept, klass[kept], score[kept], kept[head], kept[tail], rel_probs)
 
+    @torch.inference_mode()
+    def score(self, batch: Batch, max_pairs: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+        """Probabilities for exactly the batch's spans and pairs, with no entity filtering.
+
+        Returns ((S, C) softmax over entity classes, (P, R) sigmoid per relation type).
+        The caller chooses the spans and pairs: given entities (relations only) and long
+        sentences scored window by window (see ``windows.py``).
+        """
+        cls, pooler = self.encode(batch, self._longest(batch))
+        pooled, width, entity_logits = self.classify_spans(cls, pooler, batch)
+        chunks = []
+        for i in range(0, len(batch.pair_head), max_pairs):
+            h_, t_ = batch.pair_head[i:i + max_pairs], batch.pair_tail[i:i + max_pairs]
+            chunks.append(self.classify_pairs(cls, pooler, batch, pooled, width, h_, t_).float().sigmoid())
+        R = self.schema.num_relation_types
+        rel_probs = torch.cat(chunks) if chunks else entity_logits.new_zeros(0, R, dtype=torch.float32)
+        return entity_logits.float().softmax(-1), rel_probs
+
+
+_SMALL_PAIR_GROUP = 512  # up to this many positions ordered_pairs builds an (E, E) mask
+
 
 def ordered_pairs(group: torch.Tensor, num_groups: int) -> tuple[torch.Tensor, torch.Tensor]:
     """All ordered pairs (i, j), i != j, of positions whose (sorted) group ids are equal: ((P,), (P,))."""
+    if len(group) <= _SMALL_PAIR_GROUP:
+        # Few positions (the usual case at inference): one (E, E) mask is far cheaper than the
+        # index arithmetic below; row-major order gives the same pairs in the same order.
+        same = group.unsqueeze(1) == group.unsqueeze(0)  # (E, E)
+        same.fill_diagonal_(False)
+        i, j = same.nonzero().unbind(1)
+        return i, j
     counts = torch.bincount(group, minlength=num_groups)  # (G,)
     offsets = torch.cumsum(counts, 0) - counts  # (G,) first position of each group
     sq = counts * counts

@@ -51,26 +51,47 @@ class RangeMaxPooler:
 
     def __init__(self, h: torch.Tensor, token_word: torch.Tensor, num_words: int, longest: int) -> None:
         x = _word_states(h, token_word, num_words, "amax")  # (N, H)
-        levels = [x]
-        step = 1
-        while 2 * step <= max(longest, 1):
-            prev = levels[-1]
-            # level k holds max over [i, i + 2^k); the tail beyond the last full window is never read
-            levels.append(torch.cat([torch.maximum(prev[:-step], prev[step:]), prev[-step:]], dim=0))
-            step *= 2
-        self.num_words = num_words
-        self.table = torch.cat(levels, dim=0)  # (K*N, H)
+        N, longest = num_words, max(longest, 1)
+        K = longest.bit_length()  # levels 0..K-1: floor(log2(longest)) + 1 of them
+        if torch.is_grad_enabled():
+            levels = [x]
+            for k in range(1, K):
+                prev, step = levels[-1], 1 << (k - 1)
+                # level k holds max over [i, i + 2^k); the tail beyond the last full window is never read
+                levels.append(torch.cat([torch.maximum(prev[:-step], prev[step:]), prev[-step:]], dim=0))
+            self.table = torch.cat(levels, dim=0)  # (K*N, H)
+        else:
+            # the same table, written in place: no autograd to serve, so no intermediate copies
+            self.table = x.new_empty(K * N, x.shape[-1])  # (K*N, H)
+            self.table[:N] = x
+            for k in range(1, K):
+                prev, cur, step = self.table[(k - 1) * N:k * N], self.table[k * N:(k + 1) * N], 1 << (k - 1)
+                torch.maximum(prev[:-step], prev[step:], out=cur[:-step])
+                cur[-step:] = prev[-step:]
+        self.num_words = N
+        # Per range length n (0..longest): the first row of its level, floor(log2 n) * N, and the
+        # distance n - 2^floor(log2 n) from the first window to the second; both 0 for n = 0.
+        n = torch.arange(longest + 1, device=x.device)
+        k = _floor_log2(n.clamp(min=1))
+        self.level_row = k * N  # (longest+1,)
+        self.second_offset = (n - (torch.ones_like(k) << k)).clamp(min=0)  # (longest+1,)
 
     def pool(self, doc: torch.Tensor, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
         length = right - left
         empty = length <= 0
-        k = _floor_log2(length.clamp(min=1))
-        width = torch.ones_like(k) << k
-        base = k * self.num_words
-        lo = torch.where(empty, 0, base + left)
-        hi = torch.where(empty, 0, base + right - width)
-        out = torch.maximum(self.table[lo], self.table[hi])  # (Q, H)
-        return out.masked_fill(empty.unsqueeze(-1), 0.0)
+        n = length.clamp(min=0)
+        lo = self.level_row[n] + torch.where(empty, 0, left)  # empty ranges read row 0, masked below
+        hi = lo + self.second_offset[n]
+        # index_select, not table[lo]: the same rows, several times faster on the CPU
+        out = self.table.index_select(0, lo)  # (Q, H)
+        if torch.is_grad_enabled():
+            out = torch.maximum(out, self.table.index_select(0, hi))
+        else:
+            torch.maximum(out, self.table.index_select(0, hi), out=out)
+        # On the CPU a check is cheaper than masking (S, H) rows; on a GPU it would cost a sync.
+        if out.device.type != "cpu" or bool(empty.any()):
+            out = out.masked_fill(empty.unsqueeze(-1), 0.0)
+        return out
 
 
 class RangeSumPooler:
