@@ -13,6 +13,7 @@ itself from the spans the entity classifier kept.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -109,7 +110,9 @@ class SpERT(nn.Module):
         context_dim = 0 if settings.context == "none" else H
         self.width_embedding = nn.Embedding(MAX_WIDTH_EMBEDDINGS, D)
         self.entity_classifier = nn.Linear(2 * H + D, schema.num_entity_classes)
-        self.rel_classifier = nn.Linear(context_dim + 2 * H + 2 * D, schema.num_relation_types)
+        with warnings.catch_warnings():  # an entity-only schema has a zero-output relation head
+            warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
+            self.rel_classifier = nn.Linear(context_dim + 2 * H + 2 * D, schema.num_relation_types)
         self.dropout = nn.Dropout(settings.dropout)
         if settings.freeze_encoder:
             for p in self.encoder.parameters():
