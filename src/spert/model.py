@@ -206,14 +206,17 @@ class SpERT(nn.Module):
         score, klass = probs.max(-1)
         kept = (klass != 0).nonzero().squeeze(-1)  # (E,), grouped by document
         head, tail = ordered_pairs(batch.span_doc[kept], len(batch.num_words))  # (P,) indices into kept
-        R = self.schema.num_relation_types
-        kept_pooled, kept_width, chunks = pooled[kept], width[kept], []
-        for i in range(0, len(head), max_pairs):
-            h_, t_ = head[i:i + max_pairs], tail[i:i + max_pairs]
-            logits = self.classify_pairs(cls, pooler, batch, kept_pooled, kept_width, h_, t_, span_pos=kept)
-            chunks.append(logits.float().sigmoid())
-        rel_probs = torch.cat(chunks) if chunks else entity_logits.new_zeros(0, R, dtype=torch.float32)
+        rel_probs = self._pair_probs(cls, pooler, batch, pooled[kept], width[kept], head, tail, kept, max_pairs)
         return RawPrediction(kept, klass[kept], score[kept], kept[head], kept[tail], rel_probs)
+
+    def _pair_probs(self, cls, pooler, batch: Batch, pooled, width, head, tail, span_pos, max_pairs: int):
+        """Sigmoid relation probabilities of pairs, in chunks of ``max_pairs`` to bound memory: (P, R)."""
+        chunks = [self.classify_pairs(cls, pooler, batch, pooled, width, head[i:i + max_pairs],
+                                      tail[i:i + max_pairs], span_pos=span_pos).float().sigmoid()
+                  for i in range(0, len(head), max_pairs)]
+        if chunks:
+            return torch.cat(chunks)
+        return pooled.new_zeros(0, self.schema.num_relation_types, dtype=torch.float32)
 
     @torch.inference_mode()
     def score(self, batch: Batch, max_pairs: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
@@ -225,12 +228,8 @@ class SpERT(nn.Module):
         """
         cls, pooler = self.encode(batch, self._longest(batch))
         pooled, width, entity_logits = self.classify_spans(cls, pooler, batch)
-        chunks = []
-        for i in range(0, len(batch.pair_head), max_pairs):
-            h_, t_ = batch.pair_head[i:i + max_pairs], batch.pair_tail[i:i + max_pairs]
-            chunks.append(self.classify_pairs(cls, pooler, batch, pooled, width, h_, t_).float().sigmoid())
-        R = self.schema.num_relation_types
-        rel_probs = torch.cat(chunks) if chunks else entity_logits.new_zeros(0, R, dtype=torch.float32)
+        rel_probs = self._pair_probs(cls, pooler, batch, pooled, width, batch.pair_head, batch.pair_tail, None,
+                                     max_pairs)
         return entity_logits.float().softmax(-1), rel_probs
 
 
