@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from .data import is_int
 from .errors import DataError
 from .text import TextTokenizer, TokenizedText, align_words, from_words, merge_sentences, split_at
 
@@ -190,10 +191,6 @@ def _words(obj: Any, inp: Input, fld: str) -> list[str]:
     return list(obj)
 
 
-def _is_int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
 def _parse_record(obj: dict, inp: Input) -> None:
     inp.extra = {k: v for k, v in obj.items() if k not in _RECORD_FIELDS}
     text = obj.get("text")
@@ -223,7 +220,7 @@ def _sentences(obj: Any, n: int, inp: Input) -> list[tuple[int, int]] | None:
         raise inp.error(f"must be a list of [start, end] word ranges, got {type(obj).__name__}", "sentences")
     out, pos = [], 0
     for i, s in enumerate(obj):
-        if not (isinstance(s, list) and len(s) == 2 and all(_is_int(x) for x in s)) or s[0] != pos or s[1] <= s[0]:
+        if not (isinstance(s, list) and len(s) == 2 and all(is_int(x) for x in s)) or s[0] != pos or s[1] <= s[0]:
             raise inp.error(f"must be [start, end] word ranges that follow each other from word 0, got {s!r}",
                             f"sentences[{i}]")
         out.append((s[0], s[1]))
@@ -251,7 +248,7 @@ def _given(raw: Any, inp: Input) -> list[tuple[str, int, int]]:
         etype, a, b = e["type"], e[keys[0]], e[keys[1]]
         if not isinstance(etype, str):
             raise inp.error(f"must be a string, got {type(etype).__name__}", f"{fld}.type")
-        if not (_is_int(a) and _is_int(b)):
+        if not (is_int(a) and is_int(b)):
             raise inp.error(f"{keys[0]} and {keys[1]} must be integers, got {a!r} and {b!r}", fld)
         if not 0 <= a < b <= limit:
             unit = "characters" if by_chars else "words"

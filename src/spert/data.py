@@ -55,7 +55,7 @@ class Document:
         }
 
 
-def _is_int(x: Any) -> bool:
+def is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
@@ -115,7 +115,7 @@ def parse_document(obj: Any, schema: TypeSchema | None, *, path: str | Path | No
             known = ", ".join(t.name for t in schema.entities)
             raise fail(f"unknown entity type {etype!r} (the types file declares: {known})", f"{fld}.type")
         for key, val in (("start", start), ("end", end)):
-            if not _is_int(val):
+            if not is_int(val):
                 raise fail(f"must be an integer, got {val!r}", f"{fld}.{key}")
         if start < 0 or start >= n:
             raise fail(f"start {start} is out of range for {n} tokens", f"{fld}.start")
@@ -140,7 +140,7 @@ def parse_document(obj: Any, schema: TypeSchema | None, *, path: str | Path | No
                 raise fail(f"unknown relation type {rtype!r} (the types file declares: {known})", f"{fld}.type")
             rel_type = schema.relations[idx]
         for key, val in (("head", head), ("tail", tail)):
-            if not _is_int(val):
+            if not is_int(val):
                 raise fail(f"must be an integer, got {val!r}", f"{fld}.{key}")
             if not 0 <= val < len(entities):
                 raise fail(f"entity index {val} is out of range: the document has {len(entities)} entities",

@@ -32,14 +32,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator
 
 from .api import Input, SpERT, parse_input
+from .atomic import AtomicFile
 from .errors import DataError, SpertError
 
 log = logging.getLogger(__name__)
@@ -174,15 +173,9 @@ class OutputWriter:
     """JSON Lines or a SpERT JSON list, to standard output or atomically to a file."""
 
     def __init__(self, path: str | None, fmt: str) -> None:
-        self.path, self.fmt, self.count = (None if path in (None, "-") else Path(path)), fmt, 0
-        self.tmp: Path | None = None
-        if self.path is None:
-            self.fh = sys.stdout
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-            self.tmp = Path(tmp)
-            self.fh = os.fdopen(fd, "w", encoding="utf-8")
+        self.fmt, self.count = fmt, 0
+        self.file = None if path in (None, "-") else AtomicFile(path)
+        self.fh = sys.stdout if self.file is None else self.file.fh
         if fmt == "json":
             self.fh.write("[")
 
@@ -201,19 +194,12 @@ class OutputWriter:
         if self.fmt == "json":
             self.fh.write("\n]\n")
         self.fh.flush()
-        if self.tmp is None:
-            return
-        os.fsync(self.fh.fileno())
-        self.fh.close()
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp's 0600 would make the output private
-        os.replace(self.tmp, self.path)  # type: ignore[arg-type]
+        if self.file is not None:
+            self.file.commit()
 
     def abort(self) -> None:
-        if self.tmp is not None:
-            self.fh.close()
-            self.tmp.unlink(missing_ok=True)
+        if self.file is not None:
+            self.file.abort()
 
 
 # -- the run -----------------------------------------------------------------------------
