@@ -45,6 +45,11 @@ class TrainConfig(ModelSettings):
     seed: int = Field(42, description="seed for initialisation, sampling, order and dropout")
     mixed_precision: Literal["no", "bf16", "fp16"] = Field("no", description="mixed precision (GPU)")
     cpu: bool = Field(False, description="train on the CPU even when a GPU is present")
+    # speed (each gives the same result as the plain computation, up to float rounding)
+    pack_sequences: bool = Field(True, description="run a training batch's documents as one packed sequence, "
+                                 "without padding (BERT-style encoders; others are padded)")
+    compact_embeddings: bool = Field(True, description="train only the word-embedding rows of the training "
+                                     "vocabulary; the other rows get their weight decay lazily")
     # evaluation
     eval_batch_size: int = Field(8, ge=1, description="sentences per inference batch")
     eval_every: int = Field(0, ge=0, description="evaluate on valid_path every N epochs (0: after the last)")

@@ -94,6 +94,14 @@ def encoder_from_config(config):
     return encoder
 
 
+def _packable(encoder) -> bool:
+    """Can the encoder run several documents packed into one sequence (see ``SpERT._should_pack``)?"""
+    config = encoder.config
+    return (config.model_type == "bert" and getattr(config, "position_embedding_type", "absolute") == "absolute"
+            and getattr(config, "_attn_implementation", None) in ("sdpa", "eager")
+            and not getattr(config, "is_decoder", False))
+
+
 def _drop_pooler(encoder) -> None:
     # BERT-style encoders carry a [CLS] pooler SpERT never uses; unused weights break DDP.
     if getattr(encoder, "pooler", None) is not None:
@@ -105,6 +113,7 @@ class SpERT(nn.Module):
                  pooling_impl: Literal["lean", "naive"] = "lean") -> None:
         super().__init__()
         self.settings, self.schema, self.pooling_impl = settings, schema, pooling_impl
+        self.pack_training = True  # see _should_pack
         self.encoder = encoder
         H, D = encoder.config.hidden_size, settings.width_dim
         context_dim = 0 if settings.context == "none" else H
@@ -123,11 +132,48 @@ class SpERT(nn.Module):
     def encode(self, batch: Batch, longest: int):
         """Run the encoder and prepare the pooler; returns (h_CLS (B, H), pooler)."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.settings.freeze_encoder):
-            h = self.encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
-        # h: (B, T, H)
-        pooler = build_pooler(self.pooling_impl, self.settings.pooling, h, batch.token_word,
+            if self._should_pack(batch):
+                h, token_word, first = self._encode_packed(batch)  # (1, L, H), (1, L), (B,)
+                cls = h[0, first]  # (B, H)
+            else:
+                h = self.encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
+                token_word, cls = batch.token_word, h[:, 0]  # h: (B, T, H)
+        pooler = build_pooler(self.pooling_impl, self.settings.pooling, h, token_word,
                               int(batch.num_words.sum()), longest)
-        return h[:, 0], pooler
+        return cls, pooler
+
+    def _should_pack(self, batch: Batch) -> bool:
+        """Pack the batch's documents into one sequence? Only in training, and only where exact.
+
+        A training batch (2 documents in the spec) padded to its longer document wastes
+        ~22% of the encoder's work on CoNLL04. Packed, the documents sit side by side in
+        one sequence with their own position ids and a block-diagonal attention mask, so
+        every token attends to exactly the tokens it would in the padded batch: the same
+        function, without the padding. That needs absolute position embeddings that take
+        position ids as given (BERT and its relatives: MiniLM, SciBERT) and an attention
+        implementation that takes a 4D mask. At inference batches are sorted by length and
+        carry little padding, and packing many documents would make attention quadratic
+        in the batch, so they stay padded.
+        """
+        return (self.pack_training and self.training and batch.input_ids.shape[0] > 1
+                and self.pooling_impl == "lean" and _packable(self.encoder))
+
+    def _encode_packed(self, batch: Batch):
+        ids, mask = batch.input_ids, batch.attention_mask.bool()  # (B, T)
+        lengths = mask.sum(1)  # (B,)
+        first = torch.cumsum(lengths, 0) - lengths  # (B,) where each document starts
+        doc = torch.arange(ids.shape[0], device=ids.device).unsqueeze(1).expand_as(ids)[mask]  # (L,)
+        flat_ids = ids[mask].unsqueeze(0)  # (1, L), documents in order
+        position = (torch.arange(ids.shape[1], device=ids.device).expand_as(ids))[mask].unsqueeze(0)  # (1, L)
+        same = doc.unsqueeze(0) == doc.unsqueeze(1)  # (L, L) block diagonal
+        if self.encoder.config._attn_implementation == "eager":  # additive mask
+            attn = torch.zeros(same.shape, dtype=self.encoder.dtype, device=ids.device)
+            attn = attn.masked_fill(~same, torch.finfo(attn.dtype).min)
+        else:
+            attn = same
+        h = self.encoder(input_ids=flat_ids, attention_mask=attn[None, None], position_ids=position,
+                         token_type_ids=torch.zeros_like(flat_ids)).last_hidden_state  # (1, L, H)
+        return h, batch.token_word[mask].unsqueeze(0), first
 
     def classify_spans(self, cls: torch.Tensor, pooler, batch: Batch, index: torch.Tensor | None = None):
         """Pool and classify spans (all of the batch's, or ``index``): ((S, H) pooled, (S, D) widths, (S, C))."""

@@ -29,6 +29,7 @@ from .batch import collate
 from .checkpoint import build_model, write_model_files, save_model
 from .config import TrainConfig
 from .data import Document, read_documents
+from .embedding import attach, restrict_to_training_vocabulary, unrestrict
 from .encoding import Encoding, encode_words_batch, load_tokenizer, resolve_encoder
 from .errors import SpertError
 from .evaluation import evaluate, format_metrics, metrics_to_json
@@ -108,6 +109,7 @@ def _save_last(path: Path, model, tokenizer, optimizer, scheduler, state: Traine
 
 # settings that may change when resuming without changing what the run computes
 _RESUME_FREE = {"output_dir", "eval_batch_size", "log_every", "cpu"}
+_BEFORE_SETTING = {"pack_sequences": False, "compact_embeddings": False}
 
 
 def _load_last(path: Path, model, optimizer, scheduler, cfg: TrainConfig) -> TrainerState:
@@ -115,10 +117,11 @@ def _load_last(path: Path, model, optimizer, scheduler, cfg: TrainConfig) -> Tra
         raise SpertError(f"{path}: no resumable checkpoint (trainer_state.json) to resume from")
     meta = json.loads((path / "trainer_state.json").read_text())
     now = json.loads(cfg.model_dump_json())
-    changed = sorted(k for k, v in meta["config"].items() if k not in _RESUME_FREE and now.get(k) != v)
+    before = {**_BEFORE_SETTING, **meta["config"]}  # checkpoints older than a setting ran without it
+    changed = sorted(k for k, v in before.items() if k not in _RESUME_FREE and now.get(k) != v)
     if changed:
         raise SpertError(f"{path}: cannot resume with changed settings: " + ", ".join(
-            f"{k} (was {meta['config'][k]!r}, now {now.get(k)!r})" for k in changed))
+            f"{k} (was {before[k]!r}, now {now.get(k)!r})" for k in changed))
     model.load_state_dict(load_file(str(path / "model.safetensors")))
     optimizer.load_state_dict(optimizer_state_from_tensors(load_file(str(path / "optimizer.safetensors")),
                                                            meta["optimizer"]))
@@ -166,6 +169,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, show_progress: bool = True,
     valid_set = load_dataset(cfg.valid_path, schema, tokenizer, limit, cfg.max_eval_docs) if cfg.valid_path else None
     test_set = load_dataset(cfg.test_path, schema, tokenizer, limit, cfg.max_eval_docs) if cfg.test_path else None
 
+    model.pack_training = cfg.pack_sequences
+    compact = None
+    if cfg.compact_embeddings and not cfg.freeze_encoder:
+        vocab = torch.tensor(sorted({t for e in train_set.encodings for t in e.input_ids}), dtype=torch.long)
+        compact = restrict_to_training_vocabulary(model.encoder, vocab)
+
     world, group = acc.num_processes, acc.num_processes * cfg.grad_accumulation
     n_micro = len(micro_batches(len(train_set.docs), cfg.batch_size, cfg.seed, 0, group))
     if n_micro == 0:
@@ -177,6 +186,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, show_progress: bool = True,
     optimizer = AdamWNoBiasCorrection(parameter_groups(model, cfg.weight_decay), lr=cfg.lr,
                                       weight_decay=cfg.weight_decay)
     scheduler = linear_schedule(optimizer, total_updates, cfg.lr_warmup)
+    if compact is not None:
+        attach(compact, optimizer)
     state = TrainerState()
     if resume:
         state = _load_last(last_dir, model, optimizer, scheduler, cfg)
@@ -238,6 +249,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, show_progress: bool = True,
             loss_sum.zero_()
         bar.close()
         state.epoch = epoch + 1
+        if compact is not None:
+            compact.fold()  # the checkpoint's matrix becomes the one training goes on from
 
         # evaluation on the validation set, best checkpoint and early stopping
         due = valid_set is not None and ((cfg.eval_every and state.epoch % cfg.eval_every == 0)
@@ -274,6 +287,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, show_progress: bool = True,
         if len(set(checksums)) > 1:
             log.error("processes ended with different weights: %s", checksums)
         final = acc.unwrap_model(model)
+        unrestrict(final.encoder)
         save_model(final, tokenizer, out / "model", {"rel_filter_threshold": cfg.rel_filter_threshold})
         eval_set = test_set or valid_set
         if eval_set is not None:
