@@ -133,3 +133,61 @@ def test_predict_decodes_symmetric_relations_once(tiny_encoder_dir, tok):
     rels = {(r.head, r.tail, r.type): r.score for r in pred.relations}
     # "r" only from Alice to Bob (0.3 < 0.4 the other way); "sym" once, head = earlier entity, best score
     assert rels == {(0, 1, "r"): pytest.approx(0.9), (0, 1, "sym"): pytest.approx(0.8)}
+
+
+def _no_dropout(model):
+    for m in model.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+    return model
+
+
+def test_packed_training_batch_equals_padded(tiny_encoder_dir, tok):
+    """Packing the documents into one sequence changes nothing but float rounding: same loss and gradients."""
+    model = _no_dropout(_model(tiny_encoder_dir)).train()
+    batch, _ = _train_batch(tok)
+    assert batch.input_ids.shape[0] == 2 and bool((batch.attention_mask == 0).any())  # padding to drop
+    results = {}
+    for pack in (False, True):
+        model.pack_training = pack
+        model.zero_grad()
+        out = model(batch)
+        out.loss.backward()
+        results[pack] = out.loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    assert model._should_pack(batch)
+    torch.testing.assert_close(results[True][0], results[False][0], rtol=1e-6, atol=1e-6)
+    assert results[True][1].keys() == results[False][1].keys()
+    for name, g in results[False][1].items():
+        torch.testing.assert_close(results[True][1][name], g, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_packing_only_where_it_is_exact(tiny_encoder_dir, tok):
+    from spert.model import _packable
+
+    model = _model(tiny_encoder_dir).train()
+    batch, _ = _train_batch(tok)
+    assert model._should_pack(batch)
+    model.eval()
+    assert not model._should_pack(batch)  # inference batches stay padded
+    model.train()
+    model.pooling_impl = "naive"
+    assert not model._should_pack(batch)  # the naive reference keeps the authors' padded layout
+    model.pooling_impl = "lean"
+    model.encoder.config._attn_implementation = "flash_attention_2"
+    assert not model._should_pack(batch)
+
+    from transformers import RobertaConfig, RobertaModel
+
+    roberta = RobertaModel(RobertaConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                         intermediate_size=32))
+    assert not _packable(roberta)  # position ids offset by the padding index: not packed
+
+
+def test_packed_eager_attention_equals_padded(tiny_encoder_dir, tok):
+    model = _no_dropout(_model(tiny_encoder_dir)).train()
+    model.encoder.config._attn_implementation = "eager"
+    batch, _ = _train_batch(tok)
+    model.pack_training = False
+    ref = model(batch).loss
+    model.pack_training = True
+    torch.testing.assert_close(model(batch).loss, ref, rtol=1e-6, atol=1e-6)
