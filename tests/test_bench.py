@@ -56,7 +56,7 @@ def test_bench_cli_writes_every_figure(tiny_encoder_dir, conll04_types, few_docs
     assert [row["batch_size"] for row in r["by_batch_size"]] == [1, 4]
     assert all(row["predictions_identical"] for row in r["by_batch_size"])
     assert r["predictions_identical"] and r["f1"] == r["naive"]["f1"]
-    assert r["train"]["max_loss_difference_vs_naive"] < 1e-3
+    assert r["train"]["max_loss_difference_vs_naive"] < 1e-4  # same loss with dropout off
     assert _positive(r["int8"]["inference"]["sentences_per_s"]) and "f1_change" in r["int8"]
     (row,) = r["lengths"]
     assert row["words"] == 30 and row["subwords"] == 32
