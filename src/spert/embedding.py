@@ -119,7 +119,8 @@ class TrainVocabEmbedding(nn.Module):
 
 def restrict_to_training_vocabulary(encoder: nn.Module,
                                     token_ids: Iterable[int] | torch.Tensor) -> TrainVocabEmbedding | None:
-    """Replace the encoder's input embedding by a :class:`TrainVocabEmbedding` over ``token_ids``.
+    """Replace the encoder's input embedding by a :class:`TrainVocabEmbedding` over ``token_ids``
+    (every token id of the training data, repeats allowed).
 
     Returns None (and changes nothing) where the embedding is not a trainable ``nn.Embedding``.
     Call before building the optimizer, then :func:`attach` it.
@@ -127,8 +128,8 @@ def restrict_to_training_vocabulary(encoder: nn.Module,
     embedding = encoder.get_input_embeddings()
     if not isinstance(embedding, nn.Embedding) or not embedding.weight.requires_grad or embedding.sparse:
         return None
-    rows = token_ids if isinstance(token_ids, torch.Tensor) else torch.tensor(sorted(set(token_ids)), dtype=torch.long)
-    compact = TrainVocabEmbedding(embedding, rows)
+    rows = token_ids if isinstance(token_ids, torch.Tensor) else torch.tensor(list(token_ids), dtype=torch.long)
+    compact = TrainVocabEmbedding(embedding, rows)  # deduplicates and sorts
     encoder.set_input_embeddings(compact)
     return compact
 

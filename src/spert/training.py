@@ -172,8 +172,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, show_progress: bool = True,
     model.pack_training = cfg.pack_sequences
     compact = None
     if cfg.compact_embeddings and not cfg.freeze_encoder:
-        vocab = torch.tensor(sorted({t for e in train_set.encodings for t in e.input_ids}), dtype=torch.long)
-        compact = restrict_to_training_vocabulary(model.encoder, vocab)
+        compact = restrict_to_training_vocabulary(model.encoder, (t for e in train_set.encodings for t in e.input_ids))
 
     world, group = acc.num_processes, acc.num_processes * cfg.grad_accumulation
     n_micro = len(micro_batches(len(train_set.docs), cfg.batch_size, cfg.seed, 0, group))
