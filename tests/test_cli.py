@@ -28,6 +28,16 @@ def test_yaml_config_and_override(tmp_path):
     assert cfg.epochs == 2 and cfg.pooling == "mean" and cfg.lr == 5e-5 and cfg.batch_size == 2
 
 
+def test_bad_override_is_named_as_coming_from_the_command_line(tmp_path):
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("train_path: a.json\ntypes_path: t.json\nepochs: many\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(cfg_file, {"pack_sequences": "maybe"})
+    assert "'pack_sequences' (from --pack_sequences on the command line): Input should be a valid boolean" \
+        in str(e.value)
+    assert "'epochs': Input should be a valid integer" in str(e.value)  # from the file: no such note
+
+
 @pytest.mark.parametrize("text,expected", [
     ("train_path: a\ntypes_path: t\nepoch: 3\n", "'epoch': unknown setting"),
     ("train_path: a\ntypes_path: t\nepochs: many\n", "'epochs': Input should be a valid integer"),

@@ -68,7 +68,7 @@ class TrainConfig(ModelSettings):
         return ModelSettings(**{k: getattr(self, k) for k in ModelSettings.model_fields})
 
 
-def _format_validation(e: ValidationError, source: str) -> str:
+def _format_validation(e: ValidationError, source: str, overridden: frozenset[str] = frozenset()) -> str:
     parts = []
     for err in e.errors():
         key = ".".join(str(x) for x in err["loc"]) or "config"
@@ -77,7 +77,8 @@ def _format_validation(e: ValidationError, source: str) -> str:
             msg = "unknown setting (see 'spert train --help' for the list)"
         elif err["type"] == "missing":
             msg = "required setting is missing"
-        parts.append(f"'{key}': {msg}")
+        where = f" (from --{key} on the command line)" if key in overridden else ""
+        parts.append(f"'{key}'{where}: {msg}")
     return f"{source}: " + "; ".join(parts)
 
 
@@ -127,7 +128,9 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
     try:
         return TrainConfig(**raw)
     except ValidationError as e:
-        raise ConfigError(_format_validation(e, str(path) if path else "config")) from None
+        # with a config file, say which bad values came from the command line instead
+        from_cli = frozenset(overrides or ()) if path is not None else frozenset()
+        raise ConfigError(_format_validation(e, str(path) if path else "config", from_cli)) from None
 
 
 def settings_help() -> str:
