@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything on a fresh machine: a virtual environment with the CPU build of
-# PyTorch, spert and its test tools, the `data` link to the benchmark datasets, and
+# PyTorch, spert with its extras and test tools, and
 # (best effort, as root on Debian) Chromium for the HTML-view test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,11 +15,6 @@ python -m pip install -q --upgrade pip
 # torch first and pinned: an open-ended requirement would pull a multi-GB CUDA build
 python -m pip install -q "torch==2.13.0"
 python -m pip install -q -e ".[test]"
-
-# the benchmark data lives beside the project, read-only
-if [ ! -e data ] && [ -d ../shared/datasets ]; then
-    ln -s ../shared/datasets data
-fi
 
 # headless Chromium for the HTML rendering test
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -13,11 +13,7 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-ROOT = Path(__file__).resolve().parents[1]
-DATASETS = ROOT.parent / "shared" / "datasets"
-CONLL04 = DATASETS / "conll04"
-SCIERC = DATASETS / "scierc"
-SCIERC_DYGIE = DATASETS / "scierc_dygie"
+from paths import CONLL04, DATASETS, ROOT, SCIERC, SCIERC_DYGIE  # noqa: F401  (re-exported for fixtures)
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +21,7 @@ def tiny_encoder_dir(tmp_path_factory) -> Path:
     """A 2-layer, 32-wide BERT with random weights and the default encoder's (uncased) tokenizer."""
     from transformers import BertConfig, BertModel
 
-    from spert.encoding import load_tokenizer, resolve_encoder
+    from spert.model.encoding import load_tokenizer, resolve_encoder
 
     path = tmp_path_factory.mktemp("tiny_encoder")
     tok = load_tokenizer(resolve_encoder(None))
@@ -57,10 +53,10 @@ def write_json(tmp_path):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tiny_encoder_dir, conll04_types, tmp_path_factory) -> Path:
     """A saved tiny random CoNLL04 model whose biases give a few entities and relations per sentence."""
-    from spert.checkpoint import build_model, save_model
-    from spert.encoding import load_tokenizer
-    from spert.model import ModelSettings
-    from spert.schema import load_types
+    from spert.model.checkpoint import build_model, save_model
+    from spert.model.encoding import load_tokenizer
+    from spert.model.network import ModelSettings
+    from spert.data.schema import load_types
 
     torch.manual_seed(1)
     net = build_model(ModelSettings(encoder=str(tiny_encoder_dir)), load_types(conll04_types), str(tiny_encoder_dir))

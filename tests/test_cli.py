@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from conftest import CONLL04
-from spert.config import TrainConfig, load_config, parse_overrides
+from paths import CONLL04
+from spert.train.config import TrainConfig, load_config, parse_overrides
 from spert.errors import ConfigError
 
 
@@ -56,7 +56,7 @@ def test_config_errors_name_the_key(tmp_path, text, expected):
 
 
 def test_shipped_configs_are_valid():
-    from conftest import ROOT
+    from paths import ROOT
 
     names = {p.stem for p in (ROOT / "configs").glob("*.yaml")}
     assert {"conll04", "scierc", "ade"} <= names

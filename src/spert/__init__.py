@@ -8,7 +8,7 @@ __all__ = ["SpERT", "__version__"]
 def __getattr__(name: str):
     # ``from spert import SpERT`` without importing torch at ``import spert`` time
     if name == "SpERT":
-        from .api import SpERT
+        from spert.infer.extractor import SpERT
 
         return SpERT
     raise AttributeError(f"module 'spert' has no attribute {name!r}")

@@ -1,3 +1,3 @@
-from .cli import main
+from spert.cli import main
 
 main()

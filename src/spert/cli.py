@@ -14,7 +14,7 @@ from typing import Optional
 
 import typer
 
-from .errors import SpertError
+from spert.errors import SpertError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="SpERT: span-based joint entity and relation extraction.")
@@ -34,7 +34,7 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _train_epilog() -> str:
-    from .config import settings_help
+    from spert.train.config import settings_help
 
     return "\b\nSettings (YAML keys, each also a --KEY VALUE option):\n" + settings_help()
 
@@ -47,8 +47,8 @@ def train(ctx: typer.Context,
           quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
           verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logging")) -> None:
     """Train a model. Any setting of the config can be overridden: --KEY VALUE."""
-    from .config import load_config, parse_overrides
-    from .training import train as run
+    from spert.train.config import load_config, parse_overrides
+    from spert.train.loop import train as run
 
     _setup_logging(verbose)
     cfg = load_config(config, parse_overrides(list(ctx.args)))
@@ -69,13 +69,13 @@ def evaluate(model: Path = typer.Option(..., "--model", "-m", help="model direct
     """Evaluate a model on gold data: NER, REL and REL+ tables; writes metrics and predictions."""
     from tqdm.auto import tqdm
 
-    from .atomic import atomic_write_text
-    from .checkpoint import load_model
-    from .data import read_documents
-    from .evaluation import evaluate as score, format_metrics, metrics_to_json
-    from .inference import predict_documents
-    from .runtime import set_cpu_threads
-    from .schema import load_types
+    from spert.atomic import atomic_write_text
+    from spert.model.checkpoint import load_model
+    from spert.data.documents import read_documents
+    from spert.eval.metrics import evaluate as score, format_metrics, metrics_to_json
+    from spert.infer.decoding import predict_documents
+    from spert.runtime import set_cpu_threads
+    from spert.data.schema import load_types
 
     _setup_logging(verbose)
     set_cpu_threads()
@@ -123,7 +123,7 @@ def bench(model: str = typer.Option(..., "--model", "-m",
           verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logging")) -> None:
     """Benchmark inference and training throughput, against the naive reference, and time and
     memory against sentence length; prints a table and writes JSON and a plot."""
-    from .bench import BenchSettings, format_report, parse_int_list, run_bench, write_outputs
+    from spert.tools.bench import BenchSettings, format_report, parse_int_list, run_bench, write_outputs
 
     _setup_logging(verbose)
     settings = BenchSettings(model=model, data=data, types=types,
@@ -173,13 +173,13 @@ def predict(input: str = typer.Argument(..., metavar="INPUT",
             quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
             verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logging")) -> None:
     """Extract entities and relations from raw text, JSON Lines or SpERT JSON (streaming)."""
-    from .api import SpERT as Extractor
-    from .predict import run_predict
-    from .runtime import set_cpu_threads
+    from spert.infer.extractor import SpERT
+    from spert.infer.stream import run_predict
+    from spert.runtime import set_cpu_threads
 
     _setup_logging(verbose)
     set_cpu_threads()
-    extractor = Extractor.load(model, spacy_model=spacy_model)
+    extractor = SpERT.load(model, spacy_model=spacy_model)
     try:
         summary = run_predict(extractor, input, output, in_format=input_format, out_format=output_format,
                               chunk_size=chunk_size, batch_size=batch_size, rel_filter_threshold=threshold,
@@ -206,8 +206,8 @@ def render(predictions: Path = typer.Argument(..., help="predictions: spert pred
            errors_only: bool = typer.Option(False, "--errors-only", help="with --gold: only documents with errors"),
            title: Optional[str] = typer.Option(None, "--title", help="page title")) -> None:
     """Write a self-contained HTML page: entities highlighted by type, relations listed (like displaCy)."""
-    from .atomic import atomic_write_text
-    from .render import read_predictions, render_comparison, render_predictions
+    from spert.atomic import atomic_write_text
+    from spert.eval.render import read_predictions, render_comparison, render_predictions
 
     if gold is None:
         page = render_predictions(read_predictions(predictions), limit=limit, title=title or "SpERT predictions")
@@ -231,7 +231,7 @@ def convert(old_dir: Path = typer.Argument(..., help="checkpoint directory of th
                                                      help="default: the checkpoint's tokenizer setting, "
                                                           "lowercasing an uncased vocabulary")) -> None:
     """Convert a checkpoint of the authors' SpERT (CoNLL04, SciERC, ADE models) into a model directory."""
-    from .convert import convert_checkpoint, describe
+    from spert.tools.convert import convert_checkpoint, describe
 
     _setup_logging(False)
     report = convert_checkpoint(old_dir, new_dir, types=types, max_span_size=max_span_size,

@@ -1,0 +1,225 @@
+"""Documents and the readers for SpERT JSON, JSON Lines and DyGIE JSON Lines.
+
+Everything a user can get wrong in a dataset is checked here, at the boundary, and
+reported with the file, the document index and the field. Nothing is clipped or
+dropped silently. Duplicate relations (the same type between the same entities)
+occur in the published SciERC copy; they carry no information and are merged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from spert.errors import DataError
+from spert.data.schema import TypeSchema
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    type: str
+    start: int  # first word
+    end: int  # one past the last word
+
+    @property
+    def span(self) -> tuple[int, int]:
+        return (self.start, self.end)
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    type: str
+    head: int  # index into the document's entity list
+    tail: int
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    tokens: tuple[str, ...]
+    entities: tuple[Entity, ...] = ()
+    relations: tuple[Relation, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)  # e.g. orig_id, passed through
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tokens": list(self.tokens),
+            "entities": [{"type": e.type, "start": e.start, "end": e.end} for e in self.entities],
+            "relations": [{"type": r.type, "head": r.head, "tail": r.tail} for r in self.relations],
+            **self.extra,
+        }
+
+
+def is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def parse_document(obj: Any, schema: TypeSchema | None, *, path: str | Path | None = None,
+                   doc: int | None = None, line: int | None = None,
+                   require_annotations: bool = True) -> Document:
+    """Validate one SpERT JSON record and turn it into a :class:`Document`.
+
+    ``schema=None`` accepts any type names (used for unlabelled prediction input).
+    With ``require_annotations`` the ``entities`` field must be present, and so must
+    ``relations`` when the schema declares relation types.
+    """
+
+    def fail(problem: str, fld: str | None = None) -> DataError:
+        return DataError(path, problem, doc=doc, field=fld, line=line)
+
+    if not isinstance(obj, dict):
+        raise fail(f"a document must be a JSON object, got {type(obj).__name__}")
+    if "tokens" not in obj:
+        raise fail("missing field", "tokens")
+    tokens = obj["tokens"]
+    if not isinstance(tokens, list):
+        raise fail(f"must be a list of strings, got {type(tokens).__name__}", "tokens")
+    if not tokens:
+        raise fail("empty token list", "tokens")
+    for i, t in enumerate(tokens):
+        if not isinstance(t, str):
+            raise fail(f"must be a string, got {type(t).__name__}", f"tokens[{i}]")
+    n = len(tokens)
+
+    needs_relations = require_annotations and (schema is None or schema.num_relation_types > 0)
+    def records(name: str, required: bool, keys: tuple[str, ...]):
+        """Yield (field name, values of ``keys``) for each object of the list ``obj[name]``."""
+        raw = obj.get(name)
+        if raw is None:
+            if required:
+                raise fail("missing field", name)
+            raw = []
+        if not isinstance(raw, list):
+            raise fail(f"must be a list, got {type(raw).__name__}", name)
+        for i, item in enumerate(raw):
+            fld = f"{name}[{i}]"
+            if not isinstance(item, dict):
+                raise fail(f"must be an object, got {type(item).__name__}", fld)
+            for key in keys:
+                if key not in item:
+                    raise fail("missing field", f"{fld}.{key}")
+            if not isinstance(item["type"], str):
+                raise fail(f"must be a string, got {type(item['type']).__name__}", f"{fld}.type")
+            yield fld, [item[k] for k in keys]
+
+    entities: list[Entity] = []
+    seen: dict[tuple[str, int, int], int] = {}
+    for i, (fld, (etype, start, end)) in enumerate(records("entities", require_annotations,
+                                                           ("type", "start", "end"))):
+        if schema is not None and schema.entity_class(etype) is None:
+            known = ", ".join(t.name for t in schema.entities)
+            raise fail(f"unknown entity type {etype!r} (the types file declares: {known})", f"{fld}.type")
+        for key, val in (("start", start), ("end", end)):
+            if not is_int(val):
+                raise fail(f"must be an integer, got {val!r}", f"{fld}.{key}")
+        if start < 0 or start >= n:
+            raise fail(f"start {start} is out of range for {n} tokens", f"{fld}.start")
+        if end > n:
+            raise fail(f"end {end} is beyond the {n} tokens (end is exclusive)", f"{fld}.end")
+        if end <= start:
+            raise fail(f"empty span: end {end} must be greater than start {start}", f"{fld}.end")
+        key3 = (etype, start, end)
+        if key3 in seen:
+            raise fail(f"duplicate entity: same type and span as entities[{seen[key3]}]", fld)
+        seen[key3] = i
+        entities.append(Entity(etype, start, end))
+
+    relations: list[Relation] = []
+    seen_rel: set[tuple[str, int, int]] = set()
+    for fld, (rtype, head, tail) in records("relations", needs_relations, ("type", "head", "tail")):
+        rel_type = None
+        if schema is not None:
+            idx = schema.relation_index(rtype)
+            if idx is None:
+                known = ", ".join(t.name for t in schema.relations) or "none"
+                raise fail(f"unknown relation type {rtype!r} (the types file declares: {known})", f"{fld}.type")
+            rel_type = schema.relations[idx]
+        for key, val in (("head", head), ("tail", tail)):
+            if not is_int(val):
+                raise fail(f"must be an integer, got {val!r}", f"{fld}.{key}")
+            if not 0 <= val < len(entities):
+                raise fail(f"entity index {val} is out of range: the document has {len(entities)} entities",
+                           f"{fld}.{key}")
+        if head == tail:
+            raise fail(f"head and tail are the same entity ({head})", fld)
+        # Symmetric relations are stored with the earlier-starting entity as head.
+        if rel_type is not None and rel_type.symmetric and entities[tail].start < entities[head].start:
+            head, tail = tail, head
+        if (rtype, head, tail) in seen_rel:
+            log.debug("%s: document %s: duplicate relation %s merged", path, doc, fld)
+            continue
+        seen_rel.add((rtype, head, tail))
+        relations.append(Relation(rtype, head, tail))
+
+    extra = {k: v for k, v in obj.items() if k not in ("tokens", "entities", "relations")}
+    return Document(tuple(tokens), tuple(entities), tuple(relations), extra)
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(path, "file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(path, f"cannot read file: {e}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataError(path, f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+
+
+def iter_jsonl(path: str | Path, lines: Iterable[str] | None = None) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line_number, object)`` for every non-blank line of a JSON Lines file."""
+    path = Path(path)
+    if lines is None:
+        try:
+            fh = path.open(encoding="utf-8")
+        except FileNotFoundError:
+            raise DataError(path, "file not found") from None
+        except OSError as e:
+            raise DataError(path, f"cannot read file: {e}") from None
+        lines = fh
+    for lineno, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            yield lineno, json.loads(text)
+        except json.JSONDecodeError as e:
+            raise DataError(path, f"not valid JSON (column {e.colno}: {e.msg})", line=lineno) from None
+
+
+def is_jsonl(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in (".jsonl", ".ndjson")
+
+
+def read_documents(path: str | Path, schema: TypeSchema | None, *,
+                   require_annotations: bool = True) -> list[Document]:
+    """Read a SpERT JSON file (a list of records) or JSON Lines (one record a line)."""
+    path = Path(path)
+    if is_jsonl(path):
+        return [parse_document(obj, schema, path=path, doc=i, line=lineno,
+                               require_annotations=require_annotations)
+                for i, (lineno, obj) in enumerate(iter_jsonl(path))]
+    obj = _load_json(path)
+    if not isinstance(obj, list):
+        raise DataError(path, f"a SpERT JSON dataset must be a list of documents, got {type(obj).__name__}"
+                        " (use a .jsonl suffix for JSON Lines)")
+    return [parse_document(d, schema, path=path, doc=i, require_annotations=require_annotations)
+            for i, d in enumerate(obj)]
+
+
+def spans_overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return not (a[1] <= b[0] or b[1] <= a[0])
+
+
+def remove_overlapping(entities: Sequence[tuple], relations: Sequence[tuple]) -> tuple[list, list]:
+    """The ADE setting: drop entities overlapping any other entity, and relations whose
+    head and tail overlap each other (entities are (start, end, type); relations
+    ((start, end, type), (start, end, type), rel_type))."""
+    kept_e = [e for e in entities if not any(e != o and spans_overlap(e[:2], o[:2]) for o in entities)]
+    kept_r = [r for r in relations if not spans_overlap(r[0][:2], r[1][:2])]
+    return kept_e, kept_r

@@ -1,0 +1,219 @@
+"""The Python API: load a trained model and extract entities and relations.
+
+    from spert import SpERT
+
+    model = SpERT.load("runs/conll04/model")
+    for doc in model.predict(["Ada Lovelace was born in London.", "Babbage met her there."]):
+        for t in doc.triples():
+            print(t.head.text, t.relation, t.tail.text)
+
+Inputs, freely mixed within one call:
+
+* ``str``: raw text. It is tokenized and split into sentences (see ``text.py``);
+  every sentence is one SpERT input, and results carry character offsets into
+  the string (``text[e.char_start:e.char_end] == e.text``).
+* a list of ``str``: pre-tokenized words, one sentence. Character offsets refer
+  to the words joined by single spaces.
+* a ``dict``: a SpERT JSON record ``{"tokens": [...]}`` (one sentence, or the
+  sentences its ``"sentences": [[start, end], ...]`` field gives; offsets into its
+  ``"text"`` when it has one that holds the tokens in order, else into the joined
+  words) or ``{"text": "..."}``. Other fields (an id) are passed through.
+
+Relations for given entities (``given_entities=True``, or :meth:`SpERT.predict_relations`):
+records carry ``"entities"``, word spans ``{"type", "start", "end"}`` next to
+``"tokens"`` or character spans ``{"type", "char_start", "char_end"}`` next to
+``"text"``. The given entities come back unchanged and in order (score ``None``;
+character spans trimmed to whole words) so relation heads and tails index the
+input's list. Words are split where a character span cuts one, and sentences
+that an entity crosses are merged. Any entity type name is accepted: the
+relation classifier does not look at entity types.
+
+Results serialise to SpERT JSON plus character offsets (:meth:`Prediction.to_json`)
+and back (:meth:`Prediction.from_json`), which also reads plain SpERT JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from spert.data.text import TextTokenizer, TokenizedText, merge_sentences, split_at
+from spert.errors import DataError
+from spert.infer.decoding import max_subwords, predict_documents
+from spert.infer.records import Input, Prediction, PredictedEntity, PredictedRelation, entity_record, parse_input
+from spert.infer.windows import predict_windowed
+from spert.model.checkpoint import load_model
+from spert.model.encoding import encode_words_batch
+from spert.model.spans import MAX_WIDTH_EMBEDDINGS
+
+
+# -- the model -------------------------------------------------------------------------
+
+
+class SpERT:
+    """A trained model ready for prediction (wraps the ``nn.Module``, its tokenizer and defaults)."""
+
+    def __init__(self, module, tokenizer, defaults: dict[str, Any] | None = None, *,
+                 spacy_model: str | None = None) -> None:
+        self.module, self.tokenizer = module, tokenizer
+        self.defaults = dict(defaults or {})
+        self.text_tokenizer = TextTokenizer(spacy_model)
+        # longest encoder input (start and end tokens included); longer sentences are windowed
+        self.max_length: int = max_subwords(module, tokenizer)
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: str = "cpu", spacy_model: str | None = None) -> "SpERT":
+        """Load a model directory (``spert train`` output or ``spert convert`` result)."""
+        module, tokenizer, defaults = load_model(path, device)
+        return cls(module, tokenizer, defaults, spacy_model=spacy_model)
+
+    @property
+    def entity_types(self) -> list[str]:
+        return [t.name for t in self.module.schema.entities]
+
+    @property
+    def relation_types(self) -> list[str]:
+        return [t.name for t in self.module.schema.relations]
+
+    @property
+    def rel_filter_threshold(self) -> float:
+        return float(self.defaults.get("rel_filter_threshold", 0.4))
+
+    def predict(self, inputs: str | Iterable[Any], *, batch_size: int = 8, rel_filter_threshold: float | None = None,
+                no_overlap: bool = False, given_entities: bool = False) -> list[Prediction]:
+        """One :class:`Prediction` per input, in order (a single string counts as one input)."""
+        if isinstance(inputs, (str, dict)):  # one document, not an iterable of them
+            inputs = [inputs]
+        return list(self.iter_predict(inputs, batch_size=batch_size, rel_filter_threshold=rel_filter_threshold,
+                                      no_overlap=no_overlap, given_entities=given_entities))
+
+    def predict_relations(self, inputs: Iterable[Any], **kwargs: Any) -> list[Prediction]:
+        """Relations between the entities each input record gives (see the module's docs)."""
+        return self.predict(inputs, given_entities=True, **kwargs)
+
+    def iter_predict(self, inputs: Iterable[Any], *, chunk_size: int = 256, batch_size: int = 8,
+                     rel_filter_threshold: float | None = None, no_overlap: bool = False,
+                     given_entities: bool = False) -> Iterator[Prediction]:
+        """Lazily predict an iterable of any length, ``chunk_size`` inputs at a time."""
+        chunk: list[Input] = []
+        for i, item in enumerate(inputs):
+            chunk.append(parse_input(item, given_entities=given_entities, doc=i))
+            if len(chunk) >= chunk_size:
+                yield from self.predict_inputs(chunk, batch_size=batch_size, given_entities=given_entities,
+                                               rel_filter_threshold=rel_filter_threshold, no_overlap=no_overlap)
+                chunk = []
+        if chunk:
+            yield from self.predict_inputs(chunk, batch_size=batch_size, given_entities=given_entities,
+                                           rel_filter_threshold=rel_filter_threshold, no_overlap=no_overlap)
+
+    def predict_inputs(self, inputs: Sequence[Input], *, batch_size: int = 8,
+                       rel_filter_threshold: float | None = None, no_overlap: bool = False,
+                       given_entities: bool = False,
+                       on_error: Callable[[DataError], None] | None = None) -> list[Prediction | None]:
+        """Predict checked inputs together (sorted by length into batches, returned in order).
+
+        An input whose given entities do not fit its words raises a :class:`DataError`, or,
+        with ``on_error``, is reported to it and gets ``None``.
+        """
+        docs: list[_Doc | None] = []
+        texts = iter(self.text_tokenizer.pipe([i.text for i in inputs if i.words is None]))
+        for inp in inputs:
+            tok = inp.words if inp.words is not None else next(texts)
+            try:
+                docs.append(_resolve(inp, tok, given_entities))
+            except DataError as e:
+                if on_error is None:
+                    raise
+                on_error(e)
+                docs.append(None)
+        threshold = self.rel_filter_threshold if rel_filter_threshold is None else rel_filter_threshold
+        return self._run(docs, batch_size, threshold, no_overlap, given_entities)
+
+    def _run(self, docs: list[_Doc | None], batch_size: int, threshold: float, no_overlap: bool,
+             given_entities: bool) -> list[Prediction | None]:
+        # every sentence of every document is one model input ("unit")
+        units: list[tuple[int, int, int]] = []  # (doc, first word, end word)
+        for d, doc in enumerate(docs):
+            if doc is not None:
+                units += [(d, s, e) for s, e in doc.tok.sentences]
+        words = [docs[d].tok.words[s:e] for d, s, e in units]  # type: ignore[union-attr]
+        encodings = encode_words_batch(self.tokenizer, words)
+        device = next(self.module.parameters()).device
+        results: list[Any] = [None] * len(units)
+        kw = dict(threshold=threshold, no_overlap=no_overlap, batch_size=batch_size, device=device)
+
+        if given_entities:
+            local = [[(t, a - s, b - s) for t, a, b in docs[d].given if s <= a and b <= e]  # type: ignore[union-attr]
+                     for d, s, e in units]
+            results = predict_windowed(self.module, self.tokenizer, words, encodings, limit=self.max_length,
+                                       given=local, **kw)
+        else:
+            short = [i for i, enc in enumerate(encodings) if len(enc.input_ids) <= self.max_length]
+            long = [i for i, enc in enumerate(encodings) if len(enc.input_ids) > self.max_length]
+            if short:
+                for i, p in zip(short, predict_documents(self.module, self.tokenizer, [words[i] for i in short],
+                                                         encodings=[encodings[i] for i in short], **kw)):
+                    results[i] = p
+            if long:
+                for i, p in zip(long, predict_windowed(self.module, self.tokenizer, [words[i] for i in long],
+                                                       [encodings[i] for i in long], limit=self.max_length, **kw)):
+                    results[i] = p
+
+        out: list[Prediction | None] = []
+        per_doc: dict[int, list[tuple[int, Any]]] = {}
+        for (d, s, _), r in zip(units, results):
+            per_doc.setdefault(d, []).append((s, r))
+        for d, doc in enumerate(docs):
+            out.append(None if doc is None else _assemble(doc, per_doc.get(d, []), given_entities))
+        return out
+
+
+@dataclass
+class _Doc:
+    tok: TokenizedText
+    given: list[tuple[str, int, int]] | None  # document word spans, input order
+    extra: dict[str, Any]
+
+
+def _resolve(inp: Input, tok: TokenizedText, given_entities: bool) -> _Doc:
+    """Tokenized input with given entities as word spans (words split, sentences merged as needed)."""
+    if not given_entities:
+        return _Doc(tok, None, inp.extra)
+    given = inp.entities or []
+    if inp.words is None:  # character spans: make them fall on word boundaries, then map to words
+        tok = split_at(tok, [x for _, a, b in given for x in (a, b)])
+        spans = []
+        for i, (t, a, b) in enumerate(given):
+            inside = [w for w, (x, y) in enumerate(tok.offsets) if a <= x and y <= b]
+            if not inside:
+                raise inp.error(f"characters [{a}, {b}) ({tok.text[a:b]!r}) hold no word", f"entities[{i}]")
+            spans.append((t, inside[0], inside[-1] + 1))
+        given = spans
+    for i, (_, a, b) in enumerate(given):
+        if b - a >= MAX_WIDTH_EMBEDDINGS:
+            raise inp.error(f"entity of {b - a} words; the model's width embedding covers at most "
+                            f"{MAX_WIDTH_EMBEDDINGS - 1}", f"entities[{i}]")
+    sentences = merge_sentences(tok.sentences, [(a, b) for _, a, b in given])
+    tok = TokenizedText(tok.text, tok.words, tok.offsets, tuple(sentences))
+    return _Doc(tok, given, inp.extra)
+
+
+def _assemble(doc: _Doc, parts: list[tuple[int, Any]], given_entities: bool) -> Prediction:
+    """Sentence results (sentence-local word and entity indices) into one document's prediction."""
+    tok = doc.tok
+    ents: list[PredictedEntity] = []
+    rels: list[PredictedRelation] = []
+    if given_entities:
+        given = doc.given or []
+        ents = [entity_record(tok, t, a, b, None) for t, a, b in given]
+        for s, p in sorted(parts, key=lambda x: x[0]):
+            # the sentence's given entities, in input order, are p.entities
+            index = [i for i, (_, a, b) in enumerate(given) if s <= a and b <= s + len(p.tokens)]
+            rels += [PredictedRelation(r.type, index[r.head], index[r.tail], r.score) for r in p.relations]
+    else:
+        for s, p in sorted(parts, key=lambda x: x[0]):
+            base = len(ents)
+            ents += [entity_record(tok, e.type, s + e.start, s + e.end, e.score) for e in p.entities]
+            rels += [PredictedRelation(r.type, base + r.head, base + r.tail, r.score) for r in p.relations]
+    return Prediction(tok.text, tok.words, tok.offsets, tok.sentences, ents, rels, doc.extra)

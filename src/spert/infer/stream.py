@@ -1,0 +1,264 @@
+"""``spert predict``: streaming prediction over inputs of any size.
+
+Input formats (``--input-format``; by default from the file's suffix, and text
+for standard input, ``-``):
+
+* ``text`` (any other suffix): one document per line, raw text. An empty line is
+  an empty document, so output record i belongs to input line i.
+* ``jsonl`` (``.jsonl``, ``.ndjson``): one JSON value per line: a record
+  ``{"text": ...}`` or ``{"tokens": [...]}`` (SpERT JSON), a string, or a list of
+  words. Blank lines are skipped. Other record fields are passed through.
+* ``json`` (``.json``): SpERT JSON, a list of records. This one is parsed whole
+  (JSON has no streaming reader in the standard library); use JSON Lines for
+  files larger than memory.
+
+Output: JSON Lines, one record per input document in input order (to standard
+output without ``-o``), or SpERT JSON (one list) when ``-o`` ends in ``.json``.
+
+Memory stays flat: inputs are read lazily and predicted ``chunk_size`` documents
+at a time (sorted by length into batches within a chunk), and each chunk's
+records are written before the next chunk is read.
+
+Errors: a bad input line (invalid UTF-8, invalid JSON, a record without text or
+tokens, a malformed field, given entities that do not fit) stops the run with
+``error: FILE: line N: ...`` and exit status 2. With ``skip_errors`` the line is
+skipped instead (no output record), a warning names it, and the summary counts
+it. An output file is written to a temporary file beside it and renamed into
+place only when the run succeeds: after an error or an interrupt no partial
+output file is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Iterator
+
+from spert.infer.extractor import SpERT
+from spert.infer.records import Input, parse_input
+from spert.atomic import AtomicFile
+from spert.errors import DataError, SpertError
+
+log = logging.getLogger(__name__)
+
+INPUT_FORMATS = ("text", "jsonl", "json")
+OUTPUT_FORMATS = ("jsonl", "json")
+_MAX_WARNINGS = 20  # skipped lines named one by one; the rest only counted
+
+
+@dataclass
+class PredictSummary:
+    documents: int = 0  # records written
+    skipped: int = 0  # bad inputs skipped (with skip_errors)
+    skipped_lines: list[int] = field(default_factory=list)  # their line numbers (first few)
+
+
+def input_format(path: str, given: str | None = None) -> str:
+    if given is not None:
+        if given not in INPUT_FORMATS:
+            raise SpertError(f"unknown input format {given!r}; choose one of {', '.join(INPUT_FORMATS)}")
+        return given
+    suffix = Path(path).suffix.lower()
+    if path != "-" and suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if path != "-" and suffix == ".json":
+        return "json"
+    return "text"
+
+
+def output_format(path: str | None, given: str | None = None) -> str:
+    if given is not None:
+        if given not in OUTPUT_FORMATS:
+            raise SpertError(f"unknown output format {given!r}; choose one of {', '.join(OUTPUT_FORMATS)}")
+        return given
+    return "json" if path not in (None, "-") and Path(path).suffix.lower() == ".json" else "jsonl"
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+def _open(path: str) -> BinaryIO:
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise DataError(path, "file not found") from None
+    except OSError as e:
+        raise DataError(path, f"cannot read file: {e.strerror or e}") from None
+
+
+def _decode(raw: bytes, path: str, lineno: int) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(path, f"not valid UTF-8 (byte {e.start + 1} of the line)", line=lineno) from None
+    if lineno == 1:
+        text = text.removeprefix("\ufeff")  # a byte-order mark is no content
+    return text.removesuffix("\n").removesuffix("\r")
+
+
+def read_inputs(path: str, fmt: str, *, given_entities: bool = False,
+                on_error: Callable[[DataError], None] | None = None) -> Iterator[Input]:
+    """Checked inputs, lazily; a bad line raises a :class:`DataError` naming it, or goes to ``on_error``."""
+    name = "<stdin>" if path == "-" else path
+    if fmt == "json":
+        yield from _read_json(path, name, given_entities, on_error)
+        return
+    fh = _open(path)
+    try:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                text = _decode(raw, name, lineno)
+                if fmt == "text":
+                    yield parse_input(text, path=name, line=lineno)  # never given entities: checked by the CLI
+                    continue
+                if not text.strip():
+                    continue
+                try:
+                    obj = json.loads(text)
+                except json.JSONDecodeError as e:
+                    raise DataError(name, f"not valid JSON (column {e.colno}: {e.msg})", line=lineno) from None
+                yield parse_input(obj, given_entities=given_entities, path=name, line=lineno)
+            except DataError as e:
+                if on_error is None:
+                    raise
+                on_error(e)
+    finally:
+        if fh is not sys.stdin.buffer:
+            fh.close()
+
+
+def _read_json(path: str, name: str, given_entities: bool, on_error) -> Iterator[Input]:
+    fh = _open(path)
+    try:
+        data = json.load(fh)
+    except json.JSONDecodeError as e:
+        raise DataError(name, f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    except UnicodeDecodeError as e:
+        raise DataError(name, f"not valid UTF-8 (byte {e.start + 1})") from None
+    finally:
+        if fh is not sys.stdin.buffer:
+            fh.close()
+    if not isinstance(data, list):
+        raise DataError(name, f"SpERT JSON must be a list of documents, got {type(data).__name__} "
+                        "(use a .jsonl suffix or --input-format jsonl for JSON Lines)")
+    for i, obj in enumerate(data):
+        try:
+            yield parse_input(obj, given_entities=given_entities, path=name, doc=i)
+        except DataError as e:
+            if on_error is None:
+                raise
+            on_error(e)
+
+
+def count_documents(path: str, fmt: str) -> int | None:
+    """Lines in a file (the progress bar's total; blank JSONL lines are counted too)."""
+    if path == "-" or fmt == "json":
+        return None
+    n, last = 0, b"\n"
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            n += block.count(b"\n")
+            last = block[-1:]
+    return n + (last != b"\n")
+
+
+# -- writing -----------------------------------------------------------------------------
+
+
+class OutputWriter:
+    """JSON Lines or a SpERT JSON list, to standard output or atomically to a file."""
+
+    def __init__(self, path: str | None, fmt: str) -> None:
+        self.fmt, self.count = fmt, 0
+        self.file = None if path in (None, "-") else AtomicFile(path)
+        self.fh = sys.stdout if self.file is None else self.file.fh
+        if fmt == "json":
+            self.fh.write("[")
+
+    def write(self, record: dict[str, Any]) -> None:
+        text = json.dumps(record, ensure_ascii=False)
+        if self.fmt == "json":
+            self.fh.write(("\n" if self.count == 0 else ",\n") + text)
+        else:
+            self.fh.write(text + "\n")
+        self.count += 1
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    def commit(self) -> None:
+        if self.fmt == "json":
+            self.fh.write("\n]\n")
+        self.fh.flush()
+        if self.file is not None:
+            self.file.commit()
+
+    def abort(self) -> None:
+        if self.file is not None:
+            self.file.abort()
+
+
+# -- the run -----------------------------------------------------------------------------
+
+
+def run_predict(model: SpERT, input_path: str, output_path: str | None, *, in_format: str | None = None,
+                out_format: str | None = None, chunk_size: int = 256, batch_size: int = 8,
+                rel_filter_threshold: float | None = None, no_overlap: bool = False,
+                given_entities: bool = False, skip_errors: bool = False,
+                progress: bool = True) -> PredictSummary:
+    """Predict every document of ``input_path`` and write the records; see the module's docs."""
+    from tqdm.auto import tqdm
+
+    fin, fout = input_format(input_path, in_format), output_format(output_path, out_format)
+    if given_entities and fin == "text":
+        raise SpertError("relations for given entities need records with 'entities': "
+                         "use JSON Lines or SpERT JSON input")
+    summary = PredictSummary()
+
+    def skip(e: DataError) -> None:
+        summary.skipped += 1
+        if e.line is not None and len(summary.skipped_lines) < _MAX_WARNINGS:
+            summary.skipped_lines.append(e.line)
+        if summary.skipped <= _MAX_WARNINGS:
+            log.warning("%s (skipped)", e)
+
+    on_error = skip if skip_errors else None
+    total = count_documents(input_path, fin) if progress and input_path != "-" else None
+    writer = OutputWriter(output_path, fout)
+    bar = tqdm(total=total, unit="doc", desc="predict", file=sys.stderr, disable=not progress, dynamic_ncols=True)
+    try:
+        chunk: list[Input] = []
+        for inp in read_inputs(input_path, fin, given_entities=given_entities, on_error=on_error):
+            chunk.append(inp)
+            if len(chunk) >= chunk_size:
+                _predict_chunk(model, chunk, writer, summary, bar, batch_size, rel_filter_threshold, no_overlap,
+                               given_entities, on_error)
+                chunk = []
+        if chunk:
+            _predict_chunk(model, chunk, writer, summary, bar, batch_size, rel_filter_threshold, no_overlap,
+                           given_entities, on_error)
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        bar.close()
+    return summary
+
+
+def _predict_chunk(model: SpERT, chunk: list[Input], writer: OutputWriter, summary: PredictSummary, bar,
+                   batch_size: int, threshold: float | None, no_overlap: bool, given_entities: bool,
+                   on_error) -> None:
+    preds = model.predict_inputs(chunk, batch_size=batch_size, rel_filter_threshold=threshold,
+                                 no_overlap=no_overlap, given_entities=given_entities, on_error=on_error)
+    for p in preds:
+        if p is not None:
+            writer.write(p.to_json())
+            summary.documents += 1
+    writer.flush()
+    bar.update(len(chunk))

@@ -1,0 +1,97 @@
+"""Self-describing model directories.
+
+A model directory holds everything needed to rebuild and run the model:
+
+  model.safetensors   all weights (encoder + heads), no pickle
+  spert.json          format version, model settings, type schema, inference defaults
+  config.json         the encoder's Hugging Face config (architecture, no download needed)
+  tokenizer files     the encoder's tokenizer
+
+Directories are written atomically (a temporary directory renamed into place).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from spert.atomic import atomic_directory
+from spert.errors import CheckpointError
+from spert.model.network import ModelSettings, SpERTModel, encoder_from_config, load_encoder
+from spert.data.schema import TypeSchema
+
+FORMAT_VERSION = 1
+WEIGHTS = "model.safetensors"
+META = "spert.json"
+
+
+def build_model(settings: ModelSettings, schema: TypeSchema, encoder_source: str) -> SpERTModel:
+    """A fresh model: pre-trained (or randomly initialised) encoder, new heads."""
+    return SpERTModel(settings, schema, load_encoder(encoder_source, settings.random_init))
+
+
+def write_model_files(model: SpERTModel, tokenizer, path: Path, inference: dict[str, Any] | None = None) -> None:
+    """Write a model directory's files into ``path`` (not atomic on its own)."""
+    path.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(state, str(path / WEIGHTS), metadata={"format": "pt", "spert_format_version": str(FORMAT_VERSION)})
+    model.encoder.config.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    meta = {"spert_format_version": FORMAT_VERSION, "model": model.settings.model_dump(),
+            "types": model.schema.to_json(), "inference": inference or {}}
+    (path / META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+
+
+def save_model(model: SpERTModel, tokenizer, path: str | Path, inference: dict[str, Any] | None = None) -> None:
+    with atomic_directory(path) as tmp:
+        write_model_files(model, tokenizer, tmp, inference)
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: not a model directory")
+    meta_file = path / META
+    if not meta_file.exists():
+        hint = " (a checkpoint of the authors' implementation? convert it with 'spert convert')" \
+            if (path / "pytorch_model.bin").exists() else ""
+        raise CheckpointError(f"{path}: no {META}; not a spert model directory{hint}")
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{meta_file}: not valid JSON ({e.msg})") from None
+    version = meta.get("spert_format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(f"{meta_file}: format version {version!r}; this spert reads version {FORMAT_VERSION}")
+    return meta
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[SpERTModel, Any, dict[str, Any]]:
+    """(model, tokenizer, inference defaults) from a model directory; nothing is downloaded."""
+    from transformers import AutoConfig
+
+    from spert.model.encoding import load_tokenizer
+
+    path = Path(path)
+    meta = read_meta(path)
+    try:
+        settings = ModelSettings(**meta["model"])
+        schema = TypeSchema.from_json(meta["types"], path / META)
+        encoder = encoder_from_config(AutoConfig.from_pretrained(path))
+    except (KeyError, ValueError, OSError) as e:
+        raise CheckpointError(f"{path}: cannot rebuild the model: {str(e).splitlines()[0]}") from None
+    model = SpERTModel(settings, schema, encoder)
+    weights = path / WEIGHTS
+    if not weights.exists():
+        raise CheckpointError(f"{path}: missing {WEIGHTS}")
+    state = load_file(str(weights))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise CheckpointError(f"{weights}: weights do not fit the model (missing: {missing[:3]}, "
+                              f"unexpected: {unexpected[:3]})")
+    model.to(device).eval()
+    return model, load_tokenizer(str(path)), meta.get("inference", {})

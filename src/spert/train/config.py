@@ -1,0 +1,142 @@
+"""Typed training configuration: YAML files and command-line overrides map onto it strictly.
+
+An unknown key, a wrong type or a value out of range is an error that names the key.
+Relative paths are relative to the working directory (run commands from the project root).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import ConfigDict, Field, ValidationError, model_validator
+
+from spert.errors import ConfigError
+from spert.model.network import ModelSettings
+
+
+class TrainConfig(ModelSettings):
+    """Every setting of ``spert train``: the model's (inherited) and the run's; defaults are the paper's."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    # data
+    train_path: Path = Field(description="training data (SpERT JSON or .jsonl)")
+    types_path: Path = Field(description="types file declaring entity and relation types")
+    valid_path: Path | None = Field(None, description="validation data, evaluated at chosen epochs")
+    test_path: Path | None = Field(None, description="test data, evaluated once after training")
+    output_dir: Path = Field(Path("runs/spert"), description="where checkpoints, logs and metrics go")
+    max_train_docs: int | None = Field(None, ge=1, description="use only the first N training documents")
+    max_eval_docs: int | None = Field(None, ge=1, description="use only the first N validation/test documents")
+    # sampling
+    neg_entity_count: int = Field(100, ge=0, description="negative spans sampled per sentence")
+    neg_relation_count: int = Field(100, ge=0, description="negative pairs sampled per sentence")
+    negatives: Literal["strong", "weak"] = Field("strong", description="negative pairs from gold entities "
+                                                 "(strong) or from all entity samples (weak)")
+    # optimisation
+    epochs: int = Field(20, ge=1, description="training epochs")
+    batch_size: int = Field(2, ge=1, description="sentences per update (per process)")
+    grad_accumulation: int = Field(1, ge=1, description="micro-batches accumulated per update")
+    lr: float = Field(5e-5, gt=0, description="peak learning rate")
+    lr_warmup: float = Field(0.1, ge=0, le=1, description="fraction of updates for linear warm-up")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
+    max_grad_norm: float = Field(1.0, gt=0, description="gradient norm clipping")
+    seed: int = Field(42, description="seed for initialisation, sampling, order and dropout")
+    mixed_precision: Literal["no", "bf16", "fp16"] = Field("no", description="mixed precision (GPU)")
+    cpu: bool = Field(False, description="train on the CPU even when a GPU is present")
+    # speed (each gives the same result as the plain computation, up to float rounding)
+    pack_sequences: bool = Field(True, description="run a training batch's documents as one packed sequence, "
+                                 "without padding (BERT-style encoders; others are padded)")
+    compact_embeddings: bool = Field(True, description="train only the word-embedding rows of the training "
+                                     "vocabulary; the other rows get their weight decay lazily")
+    # evaluation
+    eval_batch_size: int = Field(8, ge=1, description="sentences per inference batch")
+    eval_every: int = Field(0, ge=0, description="evaluate on valid_path every N epochs (0: after the last)")
+    early_stopping: int = Field(0, ge=0, description="stop after N evaluations without a better REL+ F1 (0: off)")
+    rel_filter_threshold: float = Field(0.4, ge=0, le=1, description="relation probability threshold")
+    no_overlap: bool = Field(False, description="remove overlapping entities in evaluation (ADE)")
+    log_every: int = Field(20, ge=1, description="log the loss every N updates")
+
+    @model_validator(mode="after")
+    def _check(self) -> "TrainConfig":
+        if self.early_stopping and self.valid_path is None:
+            raise ValueError("early_stopping needs valid_path")
+        return self
+
+    def model_settings(self) -> ModelSettings:
+        return ModelSettings(**{k: getattr(self, k) for k in ModelSettings.model_fields})
+
+
+def _format_validation(e: ValidationError, source: str, overridden: frozenset[str] = frozenset()) -> str:
+    parts = []
+    for err in e.errors():
+        key = ".".join(str(x) for x in err["loc"]) or "config"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown setting (see 'spert train --help' for the list)"
+        elif err["type"] == "missing":
+            msg = "required setting is missing"
+        where = f" (from --{key} on the command line)" if key in overridden else ""
+        parts.append(f"'{key}'{where}: {msg}")
+    return f"{source}: " + "; ".join(parts)
+
+
+def parse_overrides(args: list[str]) -> dict[str, Any]:
+    """``--key value`` / ``--key=value`` pairs; values are parsed as YAML scalars."""
+    out: dict[str, Any] = {}
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if not a.startswith("--"):
+            raise ConfigError(f"unexpected argument {a!r}: overrides look like --key value")
+        key, eq, value = a[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(args) or args[i + 1].startswith("--"):
+                value = "true"  # a bare flag
+            else:
+                i += 1
+                value = args[i]
+        key = key.replace("-", "_")
+        try:
+            parsed = yaml.safe_load(value) if value != "" else None
+        except yaml.YAMLError:
+            parsed = value
+        if isinstance(parsed, str):  # YAML 1.1 reads 1e-4 as a string
+            try:
+                parsed = float(parsed)
+            except ValueError:
+                pass
+        out[key] = parsed
+        i += 1
+    return out
+
+
+def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    raw: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: a config must be a mapping of settings")
+    raw.update(overrides or {})
+    try:
+        return TrainConfig(**raw)
+    except ValidationError as e:
+        # with a config file, say which bad values came from the command line instead
+        from_cli = frozenset(overrides or ()) if path is not None else frozenset()
+        raise ConfigError(_format_validation(e, str(path) if path else "config", from_cli)) from None
+
+
+def settings_help() -> str:
+    """One line per setting, for ``--help``."""
+    lines = []
+    for name, f in TrainConfig.model_fields.items():
+        default = "required" if f.is_required() else f"default: {f.default}"
+        lines.append(f"--{name}: {f.description} ({default})")
+    return "\n".join(lines)

@@ -1,0 +1,330 @@
+"""The training loop: the spec's sampling, loss, optimiser and schedule, run under
+Hugging Face Accelerate so that one command trains on a CPU, a GPU (with bf16/fp16)
+or data-parallel on several processes (``accelerate launch`` or ``torchrun``).
+
+Data order and negative samples are seeded per (seed, epoch, document), so a run
+resumed from its last checkpoint (``resume=True``) ends with the same weights as
+an uninterrupted one. With N processes and A accumulation steps an update covers
+N*A consecutive micro-batches of the epoch's order, whatever N and A are.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from spert.atomic import atomic_directory, atomic_write_text
+from spert.model.batch import collate
+from spert.model.checkpoint import build_model, write_model_files, save_model
+from spert.train.config import TrainConfig
+from spert.data.documents import Document, read_documents
+from spert.model.embedding import attach, restrict_to_training_vocabulary, unrestrict
+from spert.model.encoding import Encoding, encode_words_batch, load_tokenizer, resolve_encoder
+from spert.errors import SpertError
+from spert.eval.metrics import evaluate, format_metrics, metrics_to_json
+from spert.infer.decoding import check_lengths, max_subwords, predict_documents
+from spert.train.optim import (AdamWNoBiasCorrection, clip_grad_norm, linear_schedule, optimizer_state_from_tensors,
+                    optimizer_state_tensors, parameter_groups)
+from spert.runtime import set_cpu_threads, tune_allocator
+from spert.train.sampling import seeded_rng, training_sample
+from spert.data.schema import load_types
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainerState:
+    epoch: int = 0  # epochs completed
+    update: int = 0  # optimizer updates done
+    best_score: float = -1.0
+    best_epoch: int = -1
+    bad_evals: int = 0
+    stopped_early: bool = False
+
+
+@dataclass
+class Dataset:
+    path: Path
+    docs: list[Document]
+    encodings: list[Encoding]
+
+
+def load_dataset(path: Path, schema, tokenizer, limit: int, max_docs: int | None) -> Dataset:
+    docs = read_documents(path, schema)
+    if max_docs is not None:
+        docs = docs[:max_docs]
+    encodings = encode_words_batch(tokenizer, [d.tokens for d in docs])
+    check_lengths(encodings, limit, path)
+    return Dataset(path, docs, encodings)
+
+
+def _score_of(metrics: dict[str, Any], has_relations: bool) -> float:
+    return metrics["rel_plus" if has_relations else "ner"]["micro"].f1
+
+
+def evaluate_model(model, tokenizer, data: Dataset, cfg: TrainConfig, device, show_progress: bool):
+    preds = predict_documents(model, tokenizer, [d.tokens for d in data.docs], batch_size=cfg.eval_batch_size,
+                              threshold=cfg.rel_filter_threshold, no_overlap=cfg.no_overlap, device=device,
+                              encodings=data.encodings,
+                              progress=(lambda total: tqdm(total=total, desc="evaluate", unit="sent",
+                                                           leave=False)) if show_progress else None)
+    pred_docs = [p.to_document() for p in preds]
+    return evaluate(data.docs, pred_docs, cfg.no_overlap), preds
+
+
+def _append_csv(path: Path, row: dict[str, Any]) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(row))
+        if new:
+            w.writeheader()
+        w.writerow(row)
+
+
+def _save_last(path: Path, model, tokenizer, optimizer, scheduler, state: TrainerState, cfg: TrainConfig) -> None:
+    """The resumable checkpoint: model files, optimizer, schedule, RNG and loop state."""
+    with atomic_directory(path) as tmp:
+        write_model_files(model, tokenizer, tmp, {"rel_filter_threshold": cfg.rel_filter_threshold})
+        tensors, meta = optimizer_state_tensors(optimizer)
+        save_file(tensors, str(tmp / "optimizer.safetensors"))
+        rng = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state()
+        save_file(rng, str(tmp / "rng.safetensors"))
+        (tmp / "trainer_state.json").write_text(json.dumps({
+            "state": asdict(state), "optimizer": meta, "scheduler": scheduler.state_dict(),
+            "config": json.loads(cfg.model_dump_json())}, indent=2))
+
+
+# settings that may change when resuming without changing what the run computes
+_RESUME_FREE = {"output_dir", "eval_batch_size", "log_every", "cpu"}
+_BEFORE_SETTING = {"pack_sequences": False, "compact_embeddings": False}
+
+
+def _load_last(path: Path, model, optimizer, scheduler, cfg: TrainConfig) -> TrainerState:
+    if not (path / "trainer_state.json").exists():
+        raise SpertError(f"{path}: no resumable checkpoint (trainer_state.json) to resume from")
+    meta = json.loads((path / "trainer_state.json").read_text())
+    now = json.loads(cfg.model_dump_json())
+    before = {**_BEFORE_SETTING, **meta["config"]}  # checkpoints older than a setting ran without it
+    changed = sorted(k for k, v in before.items() if k not in _RESUME_FREE and now.get(k) != v)
+    if changed:
+        raise SpertError(f"{path}: cannot resume with changed settings: " + ", ".join(
+            f"{k} (was {before[k]!r}, now {now.get(k)!r})" for k in changed))
+    model.load_state_dict(load_file(str(path / "model.safetensors")))
+    optimizer.load_state_dict(optimizer_state_from_tensors(load_file(str(path / "optimizer.safetensors")),
+                                                           meta["optimizer"]))
+    scheduler.load_state_dict(meta["scheduler"])
+    rng = load_file(str(path / "rng.safetensors"))
+    torch.set_rng_state(rng["torch"])
+    if "cuda" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state(rng["cuda"])
+    return TrainerState(**meta["state"])
+
+
+def micro_batches(n: int, batch_size: int, seed: int, epoch: int, group: int) -> list[np.ndarray]:
+    """The epoch's shuffled micro-batches, cut to a multiple of ``group`` (processes x accumulation)."""
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    micro = [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    if group > 1:
+        micro = micro[: len(micro) // group * group]
+    return micro
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, show_progress: bool = True,
+          on_epoch_end: Callable[[int, TrainerState], None] | None = None) -> dict[str, Any]:
+    """Train, evaluate and save; returns the final metrics as JSON-ready dict (may be empty)."""
+    from accelerate import Accelerator
+
+    tune_allocator()
+    set_cpu_threads()
+    acc = Accelerator(cpu=cfg.cpu, mixed_precision=cfg.mixed_precision,
+                      gradient_accumulation_steps=cfg.grad_accumulation)
+    main = acc.is_main_process
+    out = Path(cfg.output_dir)
+    last_dir = out / "last"
+    if resume and not (last_dir / "trainer_state.json").exists():
+        raise SpertError(f"{last_dir}: nothing to resume (no checkpoint from an earlier run)")
+    if not resume and (out / "model").exists() and main:
+        log.warning("%s exists and will be replaced at the end of this run", out / "model")
+
+    schema = load_types(cfg.types_path)
+    encoder_source = resolve_encoder(cfg.encoder)
+    tokenizer = load_tokenizer(encoder_source)
+    torch.manual_seed(cfg.seed)  # classifier initialisation
+    model = build_model(cfg.model_settings(), schema, encoder_source)
+    limit = max_subwords(model, tokenizer)
+    train_set = load_dataset(cfg.train_path, schema, tokenizer, limit, cfg.max_train_docs)
+    valid_set = load_dataset(cfg.valid_path, schema, tokenizer, limit, cfg.max_eval_docs) if cfg.valid_path else None
+    test_set = load_dataset(cfg.test_path, schema, tokenizer, limit, cfg.max_eval_docs) if cfg.test_path else None
+
+    model.pack_training = cfg.pack_sequences
+    compact = None
+    if cfg.compact_embeddings and not cfg.freeze_encoder:
+        compact = restrict_to_training_vocabulary(model.encoder, (t for e in train_set.encodings for t in e.input_ids))
+
+    world, group = acc.num_processes, acc.num_processes * cfg.grad_accumulation
+    n_micro = len(micro_batches(len(train_set.docs), cfg.batch_size, cfg.seed, 0, group))
+    if n_micro == 0:
+        raise SpertError(f"{cfg.train_path}: too few documents for batch size {cfg.batch_size} x "
+                         f"{world} processes x {cfg.grad_accumulation} accumulation steps")
+    updates_per_epoch = n_micro // group
+    total_updates = updates_per_epoch * cfg.epochs
+
+    optimizer = AdamWNoBiasCorrection(parameter_groups(model, cfg.weight_decay), lr=cfg.lr,
+                                      weight_decay=cfg.weight_decay)
+    scheduler = linear_schedule(optimizer, total_updates, cfg.lr_warmup)
+    if compact is not None:
+        attach(compact, optimizer)
+    state = TrainerState()
+    if resume:
+        state = _load_last(last_dir, model, optimizer, scheduler, cfg)
+        if main:
+            log.info("resuming after epoch %d (update %d)", state.epoch, state.update)
+    model, optimizer = acc.prepare(model, optimizer)
+    device = acc.device
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    has_rel = schema.num_relation_types > 0
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            for f in ("log.csv", "eval.csv"):
+                (out / f).unlink(missing_ok=True)
+        atomic_write_text(out / "config.json", cfg.model_dump_json(indent=2))
+
+    t_start = time.perf_counter()
+    for epoch in range(state.epoch, cfg.epochs):
+        if state.stopped_early:
+            break
+        model.train()
+        mine = micro_batches(len(train_set.docs), cfg.batch_size, cfg.seed, epoch, group)[acc.process_index::world]
+        bar = tqdm(total=updates_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="upd",
+                   disable=not (main and show_progress), dynamic_ncols=True)
+        loss_sum = torch.zeros(3, device=device)
+        sentences, t_epoch = 0, time.perf_counter()
+        for ids in mine:
+            samples = [training_sample(train_set.docs[j], schema, seeded_rng(cfg.seed, epoch, int(j)),
+                                       neg_entity_count=cfg.neg_entity_count,
+                                       neg_relation_count=cfg.neg_relation_count,
+                                       max_span_size=cfg.max_span_size, negatives=cfg.negatives, doc_index=int(j))
+                       for j in ids]
+            batch = collate([train_set.encodings[j] for j in ids], samples, pad).to(device)
+            with acc.accumulate(model):
+                res = model(batch)
+                acc.backward(res.loss)
+                rel_loss = res.rel_loss.detach() if res.rel_loss is not None else torch.zeros((), device=device)
+                loss_sum += torch.stack([res.loss.detach(), res.entity_loss.detach(), rel_loss])
+                sentences += len(ids)
+                if acc.sync_gradients:
+                    acc.unscale_gradients()  # no-op unless fp16 loss scaling is on
+                    clip_grad_norm(model.parameters(), cfg.max_grad_norm)
+                optimizer.step()
+                if acc.sync_gradients:
+                    scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            if not acc.sync_gradients:
+                continue
+            state.update += 1
+            bar.update(1)
+            if state.update % cfg.log_every == 0 or state.update == total_updates:
+                mean = (acc.reduce(loss_sum, "sum") / group).tolist()
+                rate = sentences * world / max(1e-9, time.perf_counter() - t_epoch)
+                bar.set_postfix(loss=f"{mean[0]:.4f}", sent_s=f"{rate:.1f}")
+                if main:
+                    _append_csv(out / "log.csv", {"epoch": epoch + 1, "update": state.update, "loss": mean[0],
+                                                  "entity_loss": mean[1], "rel_loss": mean[2],
+                                                  "lr": scheduler.get_last_lr()[0], "sentences_per_s": rate})
+            loss_sum.zero_()
+        bar.close()
+        state.epoch = epoch + 1
+        if compact is not None:
+            compact.fold()  # the checkpoint's matrix becomes the one training goes on from
+
+        # evaluation on the validation set, best checkpoint and early stopping
+        due = valid_set is not None and ((cfg.eval_every and state.epoch % cfg.eval_every == 0)
+                                         or state.epoch == cfg.epochs)
+        if due:
+            if main:
+                metrics, _ = evaluate_model(acc.unwrap_model(model), tokenizer, valid_set, cfg, device, show_progress)
+                score = _score_of(metrics, has_rel)
+                _append_csv(out / "eval.csv", {"epoch": state.epoch, "ner_f1": metrics["ner"]["micro"].f1,
+                                               "rel_f1": metrics["rel"]["micro"].f1,
+                                               "rel_plus_f1": metrics["rel_plus"]["micro"].f1})
+                log.info("epoch %d validation: NER F1 %.2f, REL+ F1 %.2f", state.epoch,
+                         metrics["ner"]["micro"].f1, metrics["rel_plus"]["micro"].f1)
+                if score > state.best_score:
+                    state.best_score, state.best_epoch, state.bad_evals = score, state.epoch, 0
+                    save_model(acc.unwrap_model(model), tokenizer, out / "best",
+                               {"rel_filter_threshold": cfg.rel_filter_threshold})
+                else:
+                    state.bad_evals += 1
+                    state.stopped_early = bool(cfg.early_stopping and state.bad_evals >= cfg.early_stopping)
+            state = _broadcast_state(acc, state)
+        if main:
+            _save_last(last_dir, acc.unwrap_model(model), tokenizer, optimizer, scheduler, state, cfg)
+        acc.wait_for_everyone()
+        if on_epoch_end is not None:
+            on_epoch_end(state.epoch, state)
+
+    train_seconds = time.perf_counter() - t_start
+    checksums = _gather_checksums(acc, acc.unwrap_model(model))
+    result: dict[str, Any] = {}
+    if main:
+        atomic_write_text(out / "processes.json", json.dumps(
+            {"num_processes": world, "device": str(device), "weight_sha256_per_process": checksums}, indent=2))
+        if len(set(checksums)) > 1:
+            log.error("processes ended with different weights: %s", checksums)
+        final = acc.unwrap_model(model)
+        unrestrict(final.encoder)
+        save_model(final, tokenizer, out / "model", {"rel_filter_threshold": cfg.rel_filter_threshold})
+        eval_set = test_set or valid_set
+        if eval_set is not None:
+            metrics, preds = evaluate_model(final, tokenizer, eval_set, cfg, device, show_progress)
+            result = metrics_to_json(metrics)
+            result["split"] = "test" if test_set is not None else "valid"
+            result["data"] = str(eval_set.path)
+            result["train_seconds"] = round(train_seconds, 1)
+            result["best_valid_epoch"] = state.best_epoch
+            atomic_write_text(out / "metrics.json", json.dumps(result, indent=2))
+            atomic_write_text(out / "predictions.json", json.dumps([p.to_json() for p in preds], ensure_ascii=False))
+            print(format_metrics(metrics))
+        shutil.rmtree(out / ".last.old", ignore_errors=True)
+    acc.wait_for_everyone()
+    acc.end_training()
+    return result
+
+
+def _gather_checksums(acc, model) -> list[str]:
+    """SHA-256 of every process's weights: data-parallel replicas must end identical."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    if acc.num_processes == 1:
+        return [h.hexdigest()]
+    from accelerate.utils import gather_object
+
+    return list(gather_object([h.hexdigest()]))
+
+
+def _broadcast_state(acc, state: TrainerState) -> TrainerState:
+    if acc.num_processes == 1:
+        return state
+    from accelerate.utils import broadcast_object_list
+
+    obj = [asdict(state)]
+    broadcast_object_list(obj, from_process=0)
+    return TrainerState(**obj[0])

@@ -1,0 +1,69 @@
+"""Training samples (gold plus negative spans and pairs), exactly as the spec defines them.
+
+Pure functions: the only randomness comes from the generator passed in. Training
+draws per sentence, with a generator seeded by (seed, epoch, document index), so
+the samples a document gets do not depend on batch size, data order, the number
+of processes or on resuming.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from spert.data.documents import Document
+from spert.errors import DataError
+from spert.model.spans import MAX_WIDTH_EMBEDDINGS, Sample, candidate_spans
+from spert.data.schema import TypeSchema
+
+def seeded_rng(seed: int, epoch: int, doc_index: int) -> np.random.Generator:
+    """The generator for one document in one epoch, independent of everything else."""
+    return np.random.default_rng([seed, epoch, doc_index])
+
+
+def training_sample(doc: Document, schema: TypeSchema, rng: np.random.Generator, *,
+                    neg_entity_count: int = 100, neg_relation_count: int = 100,
+                    max_span_size: int = 10, negatives: Literal["strong", "weak"] = "strong",
+                    doc_index: int | None = None) -> Sample:
+    """Gold entities plus random negative spans; gold relation pairs plus negative pairs."""
+    n_rel = schema.num_relation_types
+    gold_spans = np.array([e.span for e in doc.entities], dtype=np.int64).reshape(-1, 2)
+    gold_labels = np.array([schema.entity_class(e.type) for e in doc.entities], dtype=np.int64)
+    widths = gold_spans[:, 1] - gold_spans[:, 0]
+    if len(widths) and widths.max() >= MAX_WIDTH_EMBEDDINGS:
+        i = int(widths.argmax())
+        raise DataError(None, f"entity of {widths[i]} words; at most {MAX_WIDTH_EMBEDDINGS - 1} are supported",
+                        doc=doc_index, field=f"entities[{i}]")
+
+    # Negative entities: candidate spans that are no gold span, drawn without replacement.
+    cands = candidate_spans(len(doc.tokens), max_span_size)
+    gold_set = {tuple(s) for s in gold_spans.tolist()}
+    is_neg = np.array([tuple(s) not in gold_set for s in cands.tolist()], dtype=bool)
+    neg = cands[is_neg] if len(cands) else cands
+    k = min(len(neg), neg_entity_count)
+    neg = neg[rng.choice(len(neg), size=k, replace=False)] if k else neg[:0]
+    spans = np.concatenate([gold_spans, neg], axis=0)
+    labels = np.concatenate([gold_labels, np.zeros(len(neg), dtype=np.int64)])
+
+    # Positive relations: one sample per ordered entity pair, multi-hot over types.
+    pos: dict[tuple[int, int], np.ndarray] = {}
+    for r in doc.relations:
+        target = pos.setdefault((r.head, r.tail), np.zeros(n_rel, dtype=np.float32))
+        target[schema.relation_index(r.type)] = 1.0
+    pos_span_pairs = {(tuple(gold_spans[h]), tuple(gold_spans[t])) for h, t in pos}
+
+    # Negative relations: ordered pairs of distinct spans with no relation in that
+    # direction; "strong" pairs gold entities only, "weak" all entity samples.
+    pool = len(gold_spans) if negatives == "strong" else len(spans)
+    span_tuples = [tuple(s) for s in spans.tolist()]
+    neg_pairs = [(i, j) for i in range(pool) for j in range(pool)
+                 if span_tuples[i] != span_tuples[j] and (span_tuples[i], span_tuples[j]) not in pos_span_pairs]
+    k = min(len(neg_pairs), neg_relation_count)
+    chosen = [neg_pairs[i] for i in rng.choice(len(neg_pairs), size=k, replace=False)] if k else []
+
+    pairs = np.array(list(pos) + chosen, dtype=np.int64).reshape(-1, 2)
+    rel_labels = np.zeros((len(pairs), n_rel), dtype=np.float32)
+    if pos:
+        rel_labels[: len(pos)] = np.stack(list(pos.values()))
+    return Sample(spans, labels, pairs, rel_labels)

@@ -1,0 +1,125 @@
+"""End to end on a slice of CoNLL04 with the tiny encoder: train, evaluate, reload, resume."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from paths import CONLL04
+from spert.model.checkpoint import load_model
+from spert.train.config import load_config
+from spert.train.loop import train
+
+
+def _cfg(tmp_path, encoder, **kw):
+    base = dict(train_path=str(CONLL04 / "conll04_train.json"), types_path=str(CONLL04 / "conll04_types.json"),
+                valid_path=str(CONLL04 / "conll04_dev.json"), test_path=str(CONLL04 / "conll04_test.json"),
+                output_dir=str(tmp_path / "run"), encoder=str(encoder), max_train_docs=12, max_eval_docs=10,
+                epochs=2, batch_size=2, lr=1e-3, log_every=1, eval_every=1, neg_entity_count=20,
+                neg_relation_count=20)
+    base.update(kw)
+    return load_config(None, base)
+
+
+def _weights(path):
+    return load_file(str(path / "model.safetensors"))
+
+
+def test_train_evaluate_reload(tmp_path, tiny_encoder_dir):
+    cfg = _cfg(tmp_path, tiny_encoder_dir)
+    result = train(cfg, show_progress=False)
+    out = tmp_path / "run"
+    for name in ("model/model.safetensors", "model/spert.json", "model/config.json", "best/spert.json",
+                 "last/trainer_state.json", "metrics.json", "predictions.json", "log.csv", "eval.csv"):
+        assert (out / name).exists(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics == result
+    for task in ("ner", "rel", "rel_plus"):
+        assert set(metrics[task]) == {"micro", "macro", "per_type"}
+        assert set(metrics[task]["micro"]) == {"precision", "recall", "f1"}
+    assert len(json.loads((out / "predictions.json").read_text())) == 10
+    log = (out / "log.csv").read_text().splitlines()
+    assert log[0].startswith("epoch,update,loss") and len(log) == 1 + 12  # 6 updates x 2 epochs
+    # the saved model needs nothing else: reload and run the evaluate command on it
+    model, tok, defaults = load_model(out / "model")
+    assert model.schema.entity_class("Peop") is not None and defaults["rel_filter_threshold"] == 0.4
+    res = subprocess.run([sys.executable, "-m", "spert", "evaluate", "--model", str(out / "model"),
+                          "--data", str(CONLL04 / "conll04_test.json"), "--output", str(tmp_path / "ev"), "-q"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "REL+" in res.stdout
+    ev = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert set(ev) == {"ner", "rel", "rel_plus"}
+
+
+def test_overfit_save_reload_predictions_survive(tmp_path, tiny_encoder_dir):
+    """Training on two sentences drives the loss down; predictions survive save and reload."""
+    cfg = _cfg(tmp_path, tiny_encoder_dir, max_train_docs=2, epochs=100, lr=3e-3, lr_warmup=0.0, eval_every=0,
+               valid_path=None, test_path=str(CONLL04 / "conll04_train.json"), max_eval_docs=2, dropout=0.0)
+    result = train(cfg, show_progress=False)
+    lines = (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]
+    first, last = float(lines[0].split(",")[2]), float(lines[-1].split(",")[2])
+    assert last < first / 5
+    assert result["ner"]["micro"]["f1"] > 90
+    from spert.infer.decoding import predict_documents
+
+    model, tok, _ = load_model(tmp_path / "run" / "model")
+    docs = [d["tokens"] for d in json.loads((CONLL04 / "conll04_train.json").read_text())[:2]]
+    again = predict_documents(model, tok, docs)
+    saved = json.loads((tmp_path / "run" / "predictions.json").read_text())
+    assert [p.to_json() for p in again] == saved
+
+
+def test_resume_gives_same_weights_as_uninterrupted(tmp_path, tiny_encoder_dir):
+    full = _cfg(tmp_path / "a", tiny_encoder_dir, epochs=3, eval_every=0, valid_path=None, test_path=None)
+    train(full, show_progress=False)
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_after_first(epoch, state):
+        if epoch == 1:
+            raise Interrupt
+
+    part = _cfg(tmp_path / "b", tiny_encoder_dir, epochs=3, eval_every=0, valid_path=None, test_path=None)
+    with pytest.raises(Interrupt):
+        train(part, show_progress=False, on_epoch_end=stop_after_first)
+    assert not (tmp_path / "b" / "run" / "model").exists()
+    from spert.errors import SpertError
+
+    with pytest.raises(SpertError, match=r"cannot resume with changed settings: lr \(was 0.001, now 0.002\)"):
+        train(part.model_copy(update={"lr": 2e-3}), resume=True, show_progress=False)
+    train(part, resume=True, show_progress=False)
+    a, b = _weights(tmp_path / "a" / "run" / "model"), _weights(tmp_path / "b" / "run" / "model")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    log_a = (tmp_path / "a" / "run" / "log.csv").read_text()
+    log_b = (tmp_path / "b" / "run" / "log.csv").read_text()
+    strip = lambda s: [",".join(l.split(",")[:6]) for l in s.splitlines()]  # drop the timing column
+    assert strip(log_a) == strip(log_b)
+
+
+def test_entities_only_dataset_trains_and_evaluates(tmp_path, tiny_encoder_dir):
+    types = tmp_path / "types.json"
+    types.write_text(json.dumps({"entities": {"Loc": {}, "Org": {}, "Peop": {}, "Other": {}}}))
+    docs = json.loads((CONLL04 / "conll04_dev.json").read_text())[:8]
+    for d in docs:
+        del d["relations"]
+    data = tmp_path / "ents.json"
+    data.write_text(json.dumps(docs))
+    cfg = _cfg(tmp_path, tiny_encoder_dir, train_path=str(data), valid_path=str(data), test_path=str(data),
+               types_path=str(types), epochs=1)
+    result = train(cfg, show_progress=False)
+    assert result["rel"]["micro"]["f1"] == 0 and result["rel"]["per_type"] == {}
+    model, _, _ = load_model(tmp_path / "run" / "model")
+    assert model.rel_classifier.out_features == 0
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path, tiny_encoder_dir):
+    from spert.errors import SpertError
+
+    with pytest.raises(SpertError, match="nothing to resume"):
+        train(_cfg(tmp_path, tiny_encoder_dir), resume=True, show_progress=False)
