@@ -64,5 +64,5 @@ def tiny_model_dir(tiny_encoder_dir, conll04_types, tmp_path_factory) -> Path:
         net.entity_classifier.bias[0] += 2.7
         net.rel_classifier.bias -= 0.8
     path = tmp_path_factory.mktemp("tiny_model") / "model"
-    save_model(net, load_tokenizer(str(tiny_encoder_dir)), path, {"rel_filter_threshold": 0.4})
+    save_model(net, load_tokenizer(str(tiny_encoder_dir)), path)
     return path

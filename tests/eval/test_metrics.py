@@ -12,27 +12,27 @@ def test_micro_macro_per_type_by_hand():
     s = score(gold, pred)
     # A: tp 2 (0-1, 4-6), fp 1 (2-3 as A), fn 0 -> P 66.67 R 100 F 80
     # B: tp 1 (0-2), fp 1 (3-4), fn 1 (2-3 as B) -> P 50 R 50 F 50
-    a, b = s["per_type"]["A"], s["per_type"]["B"]
+    a, b = s.per_type["A"], s.per_type["B"]
     assert (a.precision, a.recall, a.f1) == pytest.approx((200 / 3, 100, 80))
     assert (b.precision, b.recall, b.f1) == pytest.approx((50, 50, 50))
     # micro: tp 3, fp 2, fn 1 -> P 60, R 75, F 66.67
-    m = s["micro"]
+    m = s.micro
     assert (m.precision, m.recall, m.f1) == pytest.approx((60, 75, 2 * 60 * 75 / 135))
     # macro: mean of per-type figures (F1 is the mean of F1s, not F1 of the means)
-    assert s["macro"].f1 == pytest.approx(65)
-    assert s["macro"].precision == pytest.approx((200 / 3 + 50) / 2)
+    assert s.macro.f1 == pytest.approx(65)
+    assert s.macro.precision == pytest.approx((200 / 3 + 50) / 2)
     assert a.support == 2 and b.support == 2
 
 
 def test_macro_averages_types_in_gold_or_prediction_only():
     s = score([{(0, 1, "A")}], [{(0, 1, "A"), (1, 2, "C")}])
-    assert set(s["per_type"]) == {"A", "C"}
-    assert s["macro"].f1 == pytest.approx(50)  # A: 100, C: 0
+    assert set(s.per_type) == {"A", "C"}
+    assert s.macro.f1 == pytest.approx(50)  # A: 100, C: 0
 
 
 def test_empty_is_zero_not_an_error():
     s = score([set()], [set()])
-    assert s["micro"].f1 == 0 and s["macro"].f1 == 0 and s["per_type"] == {}
+    assert s.micro.f1 == 0 and s.macro.f1 == 0 and s.per_type == {}
 
 
 def _doc(entities, relations):
@@ -45,17 +45,17 @@ def test_rel_ignores_entity_types_rel_plus_requires_them():
     # right spans and relation type, wrong head entity type
     pred = _doc([("Org", 0, 1), ("Org", 3, 5)], [("Work_For", 0, 1)])
     m = evaluate([gold], [pred])
-    assert m["rel"]["micro"].f1 == pytest.approx(100)
-    assert m["rel_plus"]["micro"].f1 == 0
-    assert m["ner"]["micro"].f1 == pytest.approx(50)  # 1 of 2 entities right, 1 of 2 predictions right
+    assert m.rel.micro.f1 == pytest.approx(100)
+    assert m.rel_plus.micro.f1 == 0
+    assert m.ner.micro.f1 == pytest.approx(50)  # 1 of 2 entities right, 1 of 2 predictions right
 
 
 def test_rel_requires_both_spans_and_direction():
     gold = _doc([("Peop", 0, 1), ("Org", 3, 5)], [("Work_For", 0, 1)])
     wrong_span = _doc([("Peop", 0, 2), ("Org", 3, 5)], [("Work_For", 0, 1)])
     reversed_ = _doc([("Peop", 0, 1), ("Org", 3, 5)], [("Work_For", 1, 0)])
-    assert evaluate([gold], [wrong_span])["rel"]["micro"].f1 == 0
-    assert evaluate([gold], [reversed_])["rel"]["micro"].f1 == 0
+    assert evaluate([gold], [wrong_span]).rel.micro.f1 == 0
+    assert evaluate([gold], [reversed_]).rel.micro.f1 == 0
 
 
 def test_remove_overlapping_ade_setting():
@@ -69,5 +69,5 @@ def test_remove_overlapping_ade_setting():
 def test_no_overlap_applies_to_gold_and_prediction():
     gold = _doc([("Drug", 0, 2), ("Adverse-Effect", 1, 3), ("Drug", 5, 6)], [])
     pred = _doc([("Drug", 5, 6)], [])
-    assert evaluate([gold], [pred])["ner"]["micro"].f1 < 100
-    assert evaluate([gold], [pred], no_overlap=True)["ner"]["micro"].f1 == pytest.approx(100)
+    assert evaluate([gold], [pred]).ner.micro.f1 < 100
+    assert evaluate([gold], [pred], no_overlap=True).ner.micro.f1 == pytest.approx(100)

@@ -28,9 +28,10 @@ def tok(tiny_encoder_dir):
     return load_tokenizer(str(tiny_encoder_dir))
 
 
-def _model(tiny_encoder_dir, **kw):
+def _model(tiny_encoder_dir, pack_training=True, **kw):
     torch.manual_seed(0)
-    return build_model(ModelSettings(encoder=str(tiny_encoder_dir), **kw), SCHEMA, str(tiny_encoder_dir))
+    return build_model(ModelSettings(encoder=str(tiny_encoder_dir), **kw), SCHEMA, str(tiny_encoder_dir),
+                       pack_training=pack_training)
 
 
 def _train_batch(tok):
@@ -57,8 +58,9 @@ def test_forward_shapes_and_lean_equals_naive(tiny_encoder_dir, tok, context, po
     out = model(batch)
     S, P = sum(len(s.spans) for s in samples), sum(len(s.pairs) for s in samples)
     assert out.entity_logits.shape == (S, 3) and out.rel_logits.shape == (P, 2)
-    model.pooling_impl = "naive"
-    ref = model(batch)
+    with model.using(pooling_impl="naive"):
+        ref = model(batch)
+    assert model.pooling_impl == "lean"  # switched back after the block
     torch.testing.assert_close(out.entity_logits, ref.entity_logits, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(out.rel_logits, ref.rel_logits, rtol=1e-5, atol=1e-6)
 
@@ -150,9 +152,9 @@ def test_packed_training_batch_equals_padded(tiny_encoder_dir, tok):
     assert batch.input_ids.shape[0] == 2 and bool((batch.attention_mask == 0).any())  # padding to drop
     results = {}
     for pack in (False, True):
-        model.pack_training = pack
         model.zero_grad()
-        out = model(batch)
+        with model.using(pack_training=pack):
+            out = model(batch)
         out.loss.backward()
         results[pack] = out.loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
     assert model._should_pack(batch)
@@ -171,9 +173,9 @@ def test_packing_only_where_it_is_exact(tiny_encoder_dir, tok):
     model.eval()
     assert not model._should_pack(batch)  # inference batches stay padded
     model.train()
-    model.pooling_impl = "naive"
-    assert not model._should_pack(batch)  # the naive reference keeps the authors' padded layout
-    model.pooling_impl = "lean"
+    with model.using(pooling_impl="naive"):
+        assert not model._should_pack(batch)  # the naive reference keeps the authors' padded layout
+    assert not _model(tiny_encoder_dir, pack_training=False).train()._should_pack(batch)
     model.encoder.config._attn_implementation = "flash_attention_2"
     assert not model._should_pack(batch)
 
@@ -188,7 +190,6 @@ def test_packed_eager_attention_equals_padded(tiny_encoder_dir, tok):
     model = _no_dropout(_model(tiny_encoder_dir)).train()
     model.encoder.config._attn_implementation = "eager"
     batch, _ = _train_batch(tok)
-    model.pack_training = False
-    ref = model(batch).loss
-    model.pack_training = True
+    with model.using(pack_training=False):
+        ref = model(batch).loss
     torch.testing.assert_close(model(batch).loss, ref, rtol=1e-6, atol=1e-6)

@@ -112,9 +112,9 @@ def reference_logits(old_dir: Path, words: list[str], spans: list[tuple[int, int
 
 
 def test_converted_model_gives_identical_logits(old_dir, converted):
-    model, tokenizer, defaults = load_model(converted)
+    model, tokenizer, inference = load_model(converted)
     assert model.schema.to_json() == TYPES
-    assert defaults["rel_filter_threshold"] == 0.4
+    assert inference.rel_filter_threshold == 0.4
     words = "John Smith , a Washingtonian , works for Acme Corporation in New York .".split()
     spans = [(0, 2), (3, 5), (8, 10), (11, 13), (0, 1), (12, 13), (2, 3)]
     pairs = [(0, 2), (2, 0), (0, 3), (2, 3), (3, 2), (4, 0), (0, 4), (1, 5), (5, 6)]

@@ -30,7 +30,7 @@ def _weights(path):
 
 def test_train_evaluate_reload(tmp_path, tiny_encoder_dir):
     cfg = _cfg(tmp_path, tiny_encoder_dir)
-    result = train(cfg, show_progress=False)
+    result = train(cfg, show_progress=False).to_json()
     out = tmp_path / "run"
     for name in ("model/model.safetensors", "model/spert.json", "model/config.json", "best/spert.json",
                  "last/trainer_state.json", "metrics.json", "predictions.json", "log.csv", "eval.csv"):
@@ -44,8 +44,8 @@ def test_train_evaluate_reload(tmp_path, tiny_encoder_dir):
     log = (out / "log.csv").read_text().splitlines()
     assert log[0].startswith("epoch,update,loss") and len(log) == 1 + 12  # 6 updates x 2 epochs
     # the saved model needs nothing else: reload and run the evaluate command on it
-    model, tok, defaults = load_model(out / "model")
-    assert model.schema.entity_class("Peop") is not None and defaults["rel_filter_threshold"] == 0.4
+    model, tok, inference = load_model(out / "model")
+    assert model.schema.entity_class("Peop") is not None and inference.rel_filter_threshold == 0.4
     res = subprocess.run([sys.executable, "-m", "spert", "evaluate", "--model", str(out / "model"),
                           "--data", str(CONLL04 / "conll04_test.json"), "--output", str(tmp_path / "ev"), "-q"],
                          capture_output=True, text=True)
@@ -59,7 +59,7 @@ def test_overfit_save_reload_predictions_survive(tmp_path, tiny_encoder_dir):
     """Training on two sentences drives the loss down; predictions survive save and reload."""
     cfg = _cfg(tmp_path, tiny_encoder_dir, max_train_docs=2, epochs=100, lr=3e-3, lr_warmup=0.0, eval_every=0,
                valid_path=None, test_path=str(CONLL04 / "conll04_train.json"), max_eval_docs=2, dropout=0.0)
-    result = train(cfg, show_progress=False)
+    result = train(cfg, show_progress=False).to_json()
     lines = (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]
     first, last = float(lines[0].split(",")[2]), float(lines[-1].split(",")[2])
     assert last < first / 5
@@ -112,7 +112,7 @@ def test_entities_only_dataset_trains_and_evaluates(tmp_path, tiny_encoder_dir):
     data.write_text(json.dumps(docs))
     cfg = _cfg(tmp_path, tiny_encoder_dir, train_path=str(data), valid_path=str(data), test_path=str(data),
                types_path=str(types), epochs=1)
-    result = train(cfg, show_progress=False)
+    result = train(cfg, show_progress=False).to_json()
     assert result["rel"]["micro"]["f1"] == 0 and result["rel"]["per_type"] == {}
     model, _, _ = load_model(tmp_path / "run" / "model")
     assert model.rel_classifier.out_features == 0

@@ -18,6 +18,11 @@ from spert.data.documents import Document, remove_overlapping
 Item = tuple  # (...key, type): the type is always the last element
 
 
+TASKS = ("ner", "rel", "rel_plus")
+TASK_TITLES = {"ner": "Entities (NER)", "rel": "Relations (REL: spans and type)",
+               "rel_plus": "Relations (REL+: spans, entity types and type)"}
+
+
 @dataclass(frozen=True)
 class PRF:
     precision: float
@@ -28,6 +33,65 @@ class PRF:
     def to_json(self) -> dict[str, float]:
         return {"precision": self.precision, "recall": self.recall, "f1": self.f1}
 
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> "PRF":
+        return cls(float(obj["precision"]), float(obj["recall"]), float(obj["f1"]), int(obj.get("support", 0)))
+
+
+@dataclass(frozen=True)
+class TaskScores:
+    """One task's scores: micro and macro averages and per-type figures."""
+
+    micro: PRF
+    macro: PRF
+    per_type: dict[str, PRF]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"micro": self.micro.to_json(), "macro": self.macro.to_json(),
+                "per_type": {str(t): {**v.to_json(), "support": v.support} for t, v in self.per_type.items()}}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> "TaskScores":
+        return cls(PRF.from_json(obj["micro"]), PRF.from_json(obj["macro"]),
+                   {t: PRF.from_json(v) for t, v in obj.get("per_type", {}).items()})
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """NER, REL and REL+ scores; serialises to ``metrics.json``'s shape
+    (``{"ner"|"rel"|"rel_plus": {"micro"|"macro": {"precision", "recall", "f1"}, "per_type": {...}}}``)."""
+
+    ner: TaskScores
+    rel: TaskScores
+    rel_plus: TaskScores
+
+    def tasks(self) -> dict[str, TaskScores]:
+        return {name: getattr(self, name) for name in TASKS}
+
+    def main_score(self, has_relations: bool) -> float:
+        """The score model selection uses: REL+ micro F1, or NER micro F1 for entity-only models."""
+        return (self.rel_plus if has_relations else self.ner).micro.f1
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: s.to_json() for name, s in self.tasks().items()}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> "Metrics":
+        return cls(**{name: TaskScores.from_json(obj[name]) for name in TASKS})
+
+    def format(self) -> str:
+        """Human-readable tables, one per task."""
+        lines = []
+        for task, s in self.tasks().items():
+            lines.append(TASK_TITLES[task])
+            lines.append(f"{'type':<24}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
+            for t, v in s.per_type.items():
+                lines.append(f"{str(t):<24}{v.precision:>10.2f}{v.recall:>10.2f}{v.f1:>10.2f}{v.support:>10}")
+            for name, v in (("micro", s.micro), ("macro", s.macro)):
+                lines.append(f"{name:<24}{v.precision:>10.2f}{v.recall:>10.2f}{v.f1:>10.2f}")
+            lines.append("")
+        return "\n".join(lines)
+
 
 def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     p = tp / (tp + fp) if tp + fp else 0.0
@@ -36,7 +100,7 @@ def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     return 100 * p, 100 * r, 100 * f
 
 
-def score(gold: Sequence[Iterable[Item]], pred: Sequence[Iterable[Item]]) -> dict[str, Any]:
+def score(gold: Sequence[Iterable[Item]], pred: Sequence[Iterable[Item]]) -> TaskScores:
     """Micro, macro and per-type P/R/F1 over documents (each a collection of typed tuples)."""
     if len(gold) != len(pred):
         raise ValueError(f"{len(gold)} gold documents but {len(pred)} predicted")
@@ -57,7 +121,7 @@ def score(gold: Sequence[Iterable[Item]], pred: Sequence[Iterable[Item]]) -> dic
                       for k in ("precision", "recall", "f1")))
     else:
         macro = PRF(0.0, 0.0, 0.0)
-    return {"micro": micro, "macro": macro, "per_type": per_type}
+    return TaskScores(micro, macro, per_type)
 
 
 def document_tuples(entities: Sequence[tuple[int, int, str]], relations: Sequence[tuple[int, int, str]],
@@ -81,32 +145,8 @@ def gold_tuples(doc: Document, no_overlap: bool = False) -> tuple[set, set, set]
                            [(r.head, r.tail, r.type) for r in doc.relations], no_overlap)
 
 
-def evaluate(gold: Sequence[Document], pred: Sequence[Document], no_overlap: bool = False) -> dict[str, Any]:
-    """{"ner"|"rel"|"rel_plus": {"micro", "macro", "per_type"}} for predicted documents."""
+def evaluate(gold: Sequence[Document], pred: Sequence[Document], no_overlap: bool = False) -> Metrics:
+    """NER, REL and REL+ scores of predicted documents against gold ones."""
     g = [gold_tuples(d, no_overlap) for d in gold]
     p = [gold_tuples(d, no_overlap) for d in pred]
-    return {name: score([x[i] for x in g], [x[i] for x in p]) for i, name in enumerate(("ner", "rel", "rel_plus"))}
-
-
-def metrics_to_json(metrics: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for task, s in metrics.items():
-        out[task] = {"micro": s["micro"].to_json(), "macro": s["macro"].to_json(),
-                     "per_type": {str(t): {**v.to_json(), "support": v.support} for t, v in s["per_type"].items()}}
-    return out
-
-
-def format_metrics(metrics: dict[str, Any]) -> str:
-    """Human-readable tables, one per task."""
-    titles = {"ner": "Entities (NER)", "rel": "Relations (REL: spans and type)",
-              "rel_plus": "Relations (REL+: spans, entity types and type)"}
-    lines = []
-    for task, s in metrics.items():
-        lines.append(titles.get(task, task))
-        lines.append(f"{'type':<24}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
-        for t, v in s["per_type"].items():
-            lines.append(f"{str(t):<24}{v.precision:>10.2f}{v.recall:>10.2f}{v.f1:>10.2f}{v.support:>10}")
-        lines.append(f"{'micro':<24}{s['micro'].precision:>10.2f}{s['micro'].recall:>10.2f}{s['micro'].f1:>10.2f}")
-        lines.append(f"{'macro':<24}{s['macro'].precision:>10.2f}{s['macro'].recall:>10.2f}{s['macro'].f1:>10.2f}")
-        lines.append("")
-    return "\n".join(lines)
+    return Metrics(*(score([x[i] for x in g], [x[i] for x in p]) for i in range(len(TASKS))))

@@ -45,6 +45,8 @@ from spert.infer.records import Input, Prediction, PredictedEntity, PredictedRel
 from spert.infer.windows import predict_windowed
 from spert.model.checkpoint import load_model
 from spert.model.encoding import encode_words_batch
+from spert.model.network import SpERTModel
+from spert.model.settings import InferenceSettings
 from spert.model.spans import MAX_WIDTH_EMBEDDINGS
 
 
@@ -52,12 +54,12 @@ from spert.model.spans import MAX_WIDTH_EMBEDDINGS
 
 
 class SpERT:
-    """A trained model ready for prediction (wraps the ``nn.Module``, its tokenizer and defaults)."""
+    """A trained model ready for prediction (wraps the ``SpERTModel``, its tokenizer and inference settings)."""
 
-    def __init__(self, module, tokenizer, defaults: dict[str, Any] | None = None, *,
+    def __init__(self, module: SpERTModel, tokenizer, settings: InferenceSettings | None = None, *,
                  spacy_model: str | None = None) -> None:
         self.module, self.tokenizer = module, tokenizer
-        self.defaults = dict(defaults or {})
+        self.settings = settings or InferenceSettings()
         self.text_tokenizer = TextTokenizer(spacy_model)
         # longest encoder input (start and end tokens included); longer sentences are windowed
         self.max_length: int = max_subwords(module, tokenizer)
@@ -65,8 +67,8 @@ class SpERT:
     @classmethod
     def load(cls, path: str | Path, *, device: str = "cpu", spacy_model: str | None = None) -> "SpERT":
         """Load a model directory (``spert train`` output or ``spert convert`` result)."""
-        module, tokenizer, defaults = load_model(path, device)
-        return cls(module, tokenizer, defaults, spacy_model=spacy_model)
+        module, tokenizer, settings = load_model(path, device)
+        return cls(module, tokenizer, settings, spacy_model=spacy_model)
 
     @property
     def entity_types(self) -> list[str]:
@@ -78,7 +80,7 @@ class SpERT:
 
     @property
     def rel_filter_threshold(self) -> float:
-        return float(self.defaults.get("rel_filter_threshold", 0.4))
+        return self.settings.rel_filter_threshold
 
     def predict(self, inputs: str | Iterable[Any], *, batch_size: int = 8, rel_filter_threshold: float | None = None,
                 no_overlap: bool = False, given_entities: bool = False) -> list[Prediction]:
@@ -127,7 +129,7 @@ class SpERT:
                     raise
                 on_error(e)
                 docs.append(None)
-        threshold = self.rel_filter_threshold if rel_filter_threshold is None else rel_filter_threshold
+        threshold = self.settings.resolve(rel_filter_threshold)
         return self._run(docs, batch_size, threshold, no_overlap, given_entities)
 
     def _run(self, docs: list[_Doc | None], batch_size: int, threshold: float, no_overlap: bool,

@@ -18,10 +18,13 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
+from transformers import AutoConfig
 
 from spert.atomic import atomic_directory
 from spert.errors import CheckpointError
-from spert.model.network import ModelSettings, SpERTModel, encoder_from_config, load_encoder
+from spert.model.encoding import load_tokenizer
+from spert.model.network import SpERTModel, encoder_from_config, load_encoder
+from spert.model.settings import InferenceSettings, ModelSettings
 from spert.data.schema import TypeSchema
 
 FORMAT_VERSION = 1
@@ -29,12 +32,14 @@ WEIGHTS = "model.safetensors"
 META = "spert.json"
 
 
-def build_model(settings: ModelSettings, schema: TypeSchema, encoder_source: str) -> SpERTModel:
+def build_model(settings: ModelSettings, schema: TypeSchema, encoder_source: str, *,
+                pack_training: bool = True) -> SpERTModel:
     """A fresh model: pre-trained (or randomly initialised) encoder, new heads."""
-    return SpERTModel(settings, schema, load_encoder(encoder_source, settings.random_init))
+    return SpERTModel(settings, schema, load_encoder(encoder_source, settings.random_init),
+                      pack_training=pack_training)
 
 
-def write_model_files(model: SpERTModel, tokenizer, path: Path, inference: dict[str, Any] | None = None) -> None:
+def write_model_files(model: SpERTModel, tokenizer, path: Path, inference: InferenceSettings | None = None) -> None:
     """Write a model directory's files into ``path`` (not atomic on its own)."""
     path.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
@@ -42,11 +47,11 @@ def write_model_files(model: SpERTModel, tokenizer, path: Path, inference: dict[
     model.encoder.config.save_pretrained(path)
     tokenizer.save_pretrained(path)
     meta = {"spert_format_version": FORMAT_VERSION, "model": model.settings.model_dump(),
-            "types": model.schema.to_json(), "inference": inference or {}}
+            "types": model.schema.to_json(), "inference": (inference or InferenceSettings()).model_dump()}
     (path / META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
 
-def save_model(model: SpERTModel, tokenizer, path: str | Path, inference: dict[str, Any] | None = None) -> None:
+def save_model(model: SpERTModel, tokenizer, path: str | Path, inference: InferenceSettings | None = None) -> None:
     with atomic_directory(path) as tmp:
         write_model_files(model, tokenizer, tmp, inference)
 
@@ -70,17 +75,14 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     return meta
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[SpERTModel, Any, dict[str, Any]]:
-    """(model, tokenizer, inference defaults) from a model directory; nothing is downloaded."""
-    from transformers import AutoConfig
-
-    from spert.model.encoding import load_tokenizer
-
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[SpERTModel, Any, InferenceSettings]:
+    """(model, tokenizer, inference settings) from a model directory; nothing is downloaded."""
     path = Path(path)
     meta = read_meta(path)
     try:
         settings = ModelSettings(**meta["model"])
         schema = TypeSchema.from_json(meta["types"], path / META)
+        inference = InferenceSettings(**meta.get("inference", {}))
         encoder = encoder_from_config(AutoConfig.from_pretrained(path))
     except (KeyError, ValueError, OSError) as e:
         raise CheckpointError(f"{path}: cannot rebuild the model: {str(e).splitlines()[0]}") from None
@@ -94,4 +96,4 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Sp
         raise CheckpointError(f"{weights}: weights do not fit the model (missing: {missing[:3]}, "
                               f"unexpected: {unexpected[:3]})")
     model.to(device).eval()
-    return model, load_tokenizer(str(path)), meta.get("inference", {})
+    return model, load_tokenizer(str(path)), inference

@@ -14,38 +14,21 @@ from __future__ import annotations
 
 import logging
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Iterator, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from spert.model.batch import Batch
-from spert.model.pooling import PoolingMode, build_pooler
+from spert.model.pooling import build_pooler
+from spert.model.settings import ModelSettings
 from spert.model.spans import MAX_WIDTH_EMBEDDINGS
 from spert.data.schema import TypeSchema
 
 log = logging.getLogger(__name__)
-
-ContextMode = Literal["localized", "full", "cls", "none"]
-
-
-class ModelSettings(BaseModel):
-    """What defines a SpERT model's architecture; stored in every checkpoint."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    encoder: str = Field("all-MiniLM-L6-v2", description="Hugging Face model name or directory of the encoder")
-    max_span_size: int = Field(10, ge=1, description="longest candidate span, in words")
-    width_dim: int = Field(25, ge=1, description="size of the span-width embedding")
-    dropout: float = Field(0.1, ge=0.0, lt=1.0, description="dropout before both classifiers")
-    pooling: PoolingMode = Field("max", description="span and context pooling: max, mean or sum")
-    context: ContextMode = Field("localized", description="relation context: localized, full, cls or none")
-    freeze_encoder: bool = Field(False, description="keep the encoder's weights fixed")
-    random_init: bool = Field(False, description="initialise the encoder randomly instead of pre-trained")
-
 
 @dataclass
 class Output:
@@ -108,12 +91,19 @@ def _drop_pooler(encoder) -> None:
         encoder.pooler = None
 
 
+PoolingImpl = Literal["lean", "naive"]
+
+
 class SpERTModel(nn.Module):
-    def __init__(self, settings: ModelSettings, schema: TypeSchema, encoder: nn.Module,
-                 pooling_impl: Literal["lean", "naive"] = "lean") -> None:
+    """The network. ``pooling_impl`` and ``pack_training`` choose between implementations that
+    compute the same function (lean or naive pooling; packed or padded training batches);
+    :meth:`using` switches them for a block, on the same weights."""
+
+    def __init__(self, settings: ModelSettings, schema: TypeSchema, encoder: nn.Module, *,
+                 pooling_impl: PoolingImpl = "lean", pack_training: bool = True) -> None:
         super().__init__()
-        self.settings, self.schema, self.pooling_impl = settings, schema, pooling_impl
-        self.pack_training = True  # see _should_pack
+        self.settings, self.schema = settings, schema
+        self.pooling_impl, self.pack_training = pooling_impl, pack_training  # see _should_pack
         self.encoder = encoder
         H, D = encoder.config.hidden_size, settings.width_dim
         context_dim = 0 if settings.context == "none" else H
@@ -127,10 +117,24 @@ class SpERTModel(nn.Module):
             for p in self.encoder.parameters():
                 p.requires_grad_(False)
 
+    @contextmanager
+    def using(self, *, pooling_impl: PoolingImpl | None = None, pack_training: bool | None = None) -> Iterator[None]:
+        """Run a block with other implementations (e.g. the naive reference), then switch back."""
+        saved = self.pooling_impl, self.pack_training
+        if pooling_impl is not None:
+            self.pooling_impl = pooling_impl
+        if pack_training is not None:
+            self.pack_training = pack_training
+        try:
+            yield
+        finally:
+            self.pooling_impl, self.pack_training = saved
+
     # -- shared path ---------------------------------------------------------------
 
-    def encode(self, batch: Batch, longest: int):
+    def encode(self, batch: Batch):
         """Run the encoder and prepare the pooler; returns (h_CLS (B, H), pooler)."""
+        longest = self._longest(batch)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.settings.freeze_encoder):
             if self._should_pack(batch):
                 h, token_word, first = self._encode_packed(batch)  # (1, L, H), (1, L), (B,)
@@ -226,7 +230,7 @@ class SpERTModel(nn.Module):
 
     def forward(self, batch: Batch) -> Output:
         """Logits for the batch's spans and pairs; the loss when labels are given."""
-        cls, pooler = self.encode(batch, self._longest(batch))
+        cls, pooler = self.encode(batch)
         pooled, width, entity_logits = self.classify_spans(cls, pooler, batch)
         rel_logits = self.classify_pairs(cls, pooler, batch, pooled, width, batch.pair_head, batch.pair_tail)
         out = Output(entity_logits, rel_logits)
@@ -246,7 +250,7 @@ class SpERTModel(nn.Module):
     @torch.inference_mode()
     def predict(self, batch: Batch, max_pairs: int = 4096) -> RawPrediction:
         """Classify every candidate span, then every ordered pair of kept spans per document."""
-        cls, pooler = self.encode(batch, self._longest(batch))
+        cls, pooler = self.encode(batch)
         pooled, width, entity_logits = self.classify_spans(cls, pooler, batch)
         probs = entity_logits.float().softmax(-1)  # (S, C)
         score, klass = probs.max(-1)
@@ -272,7 +276,7 @@ class SpERTModel(nn.Module):
         The caller chooses the spans and pairs: given entities (relations only) and long
         sentences scored window by window (see ``windows.py``).
         """
-        cls, pooler = self.encode(batch, self._longest(batch))
+        cls, pooler = self.encode(batch)
         pooled, width, entity_logits = self.classify_spans(cls, pooler, batch)
         rel_probs = self._pair_probs(cls, pooler, batch, pooled, width, batch.pair_head, batch.pair_tail, None,
                                      max_pairs)

@@ -56,7 +56,8 @@ from spert.model.encoding import Encoding, encode_words_batch, load_tokenizer, r
 from spert.errors import SpertError
 from spert.eval.metrics import evaluate
 from spert.infer.decoding import DocPrediction, check_lengths, length_batches, max_subwords, predict_documents
-from spert.model.network import ModelSettings, SpERTModel
+from spert.model.network import SpERTModel
+from spert.model.settings import InferenceSettings, ModelSettings
 from spert.model.embedding import attach, restrict_to_training_vocabulary, unrestrict
 from spert.train.optim import AdamWNoBiasCorrection, clip_grad_norm, parameter_groups
 from spert.runtime import set_cpu_threads, tune_allocator
@@ -116,15 +117,15 @@ def load_bench_model(model: str, types: Path | None, data: Path, seed: int) -> t
     """(model, tokenizer, relation threshold, description) from a model directory or an encoder."""
     path = Path(model)
     if (path / META).exists():
-        net, tokenizer, defaults = load_model(path)
+        net, tokenizer, inference = load_model(path)
         if types is not None and load_types(types).to_json() != net.schema.to_json():
             raise SpertError(f"{types}: these types differ from the model's ({path / META})")
-        return net.eval(), tokenizer, float(defaults.get("rel_filter_threshold", 0.4)), f"model {path}"
+        return net.eval(), tokenizer, inference.rel_filter_threshold, f"model {path}"
     schema = load_types(types if types is not None else _default_types(data))
     source = resolve_encoder(model)
     torch.manual_seed(seed)  # the heads' initialisation
     net = build_model(ModelSettings(encoder=model), schema, source).eval()
-    return net, load_tokenizer(source), 0.4, f"encoder {model} with untrained, calibrated heads"
+    return net, load_tokenizer(source), InferenceSettings().rel_filter_threshold, f"encoder {model} with untrained, calibrated heads"
 
 
 def span_keep_rate(model: SpERTModel, batch: Batch) -> float:
@@ -205,8 +206,7 @@ def _same(a: Sequence[DocPrediction], b: Sequence[DocPrediction]) -> bool:
 
 def _f1(gold: Sequence[Document], preds: Sequence[DocPrediction]) -> dict[str, float]:
     m = evaluate(gold, [p.to_document() for p in preds])
-    return {"ner": round(m["ner"]["micro"].f1, 2), "rel": round(m["rel"]["micro"].f1, 2),
-            "rel_plus": round(m["rel_plus"]["micro"].f1, 2)}
+    return {"ner": round(m.ner.micro.f1, 2), "rel": round(m.rel.micro.f1, 2), "rel_plus": round(m.rel_plus.micro.f1, 2)}
 
 
 def bench_inference(model: SpERTModel, tokenizer, docs: Sequence[Document], encodings: Sequence[Encoding],
@@ -262,16 +262,13 @@ def bench_inference(model: SpERTModel, tokenizer, docs: Sequence[Document], enco
         "f1": _f1(docs, preds),
     }
     if naive:
-        model.pooling_impl = "naive"
-        try:
+        with model.using(pooling_impl="naive"):
             predict(model, warm[-1:])  # warm-up: one sentence
             naive_times = []
             for r in range(naive_repeats):
                 t, naive_preds = _timed(lambda: predict(model))
                 naive_times.append(t)
                 log.info("batch size %d, naive repeat %d/%d: %.2fs", batch_size, r + 1, naive_repeats, t)
-        finally:
-            model.pooling_impl = "lean"
         naive_t = statistics.median(naive_times)
         out["naive"] = {"inference": _rate(n, naive_t), "f1": _f1(docs, naive_preds)}
         out["speedup_vs_naive"] = round(naive_t / ours_t, 3)
@@ -306,13 +303,12 @@ def _loss_difference_without_dropout(model: SpERTModel, batches: Sequence[Batch]
         for batch in batches:
             loss = {}
             for impl in ("lean", "naive"):
-                model.pooling_impl = impl
-                loss[impl] = float(model(batch).loss.detach())
+                with model.using(pooling_impl=impl):
+                    loss[impl] = float(model(batch).loss.detach())
             worst = max(worst, abs(loss["lean"] - loss["naive"]))
     finally:
         for m, p in dropouts:
             m.p = p
-        model.pooling_impl = "lean"
         model.eval()
     return worst
 
@@ -338,9 +334,12 @@ def bench_training(model: SpERTModel, tokenizer, docs: Sequence[Document], encod
                                    doc_index=int(j)) for j in ids]
         return collate([encodings[j] for j in ids], samples, pad)
 
-    def run(impl: str) -> tuple[float, list[float]]:
+    def run(impl: str) -> float:
+        with model.using(pooling_impl=impl):
+            return _train_run(impl)
+
+    def _train_run(impl: str) -> float:
         model.load_state_dict(initial)
-        model.pooling_impl = impl
         model.train()
         # ours as `spert train` runs it (packed documents, training-vocabulary embedding rows);
         # naive as the authors' code: padded batches, dense embedding update
@@ -375,7 +374,6 @@ def bench_training(model: SpERTModel, tokenizer, docs: Sequence[Document], encod
                 log.info("training, %s, repeat %d/%d: %d updates in %.2fs", impl, r + 1, repeats, updates, t)
     finally:
         model.load_state_dict(initial)
-        model.pooling_impl = "lean"
         model.eval()
     n = updates * TRAIN_BATCH_SIZE
     out: dict[str, Any] = {"train": {**_rate(n, statistics.median(times["lean"])), "updates": updates,
@@ -439,7 +437,7 @@ def _length_child() -> None:
     spec = json.loads(sys.stdin.read())
     torch.set_num_threads(spec["threads"])
     model, tokenizer, _ = load_model(spec["model_dir"])
-    model.pooling_impl = spec["impl"]
+    model.pooling_impl = spec["impl"]  # a process of its own: set once, never switched back
     words = spec["words"]
 
     def once(w: list[str]) -> tuple[float, DocPrediction]:

@@ -33,7 +33,8 @@ from pathlib import Path
 import torch
 
 from spert.errors import CheckpointError, DataError
-from spert.model.network import ModelSettings, SpERTModel, encoder_from_config
+from spert.model.network import SpERTModel, encoder_from_config
+from spert.model.settings import InferenceSettings, ModelSettings
 from spert.model.spans import MAX_WIDTH_EMBEDDINGS
 from spert.data.schema import EntityType, RelationType, TypeSchema, load_types
 
@@ -184,7 +185,7 @@ def load_old_tokenizer(path: Path, lowercase: bool | None = None):
 
 
 def convert_checkpoint(old: str | Path, new: str | Path, *, types: str | Path | None = None,
-                       max_span_size: int = 10, rel_filter_threshold: float = 0.4,
+                       max_span_size: int = 10, rel_filter_threshold: float | None = None,
                        lowercase: bool | None = None) -> ConversionReport:
     """Convert the authors' checkpoint in ``old`` into our model directory ``new`` (written atomically)."""
     from spert.model.checkpoint import save_model
@@ -216,7 +217,8 @@ def convert_checkpoint(old: str | Path, new: str | Path, *, types: str | Path | 
     if missing or unexpected:
         raise CheckpointError(f"{old}: the weights do not fit a BERT of its config.json (missing: {missing[:3]}, "
                               f"unexpected: {unexpected[:3]})")
-    save_model(model, tokenizer, new, inference={"rel_filter_threshold": rel_filter_threshold})
+    save_model(model, tokenizer, new, inference=InferenceSettings() if rel_filter_threshold is None
+               else InferenceSettings(rel_filter_threshold=rel_filter_threshold))
     return ConversionReport(old, new, tuple(t.name for t in schema.entities), tuple(t.name for t in schema.relations),
                             types_from, lower, tuple(dropped))
 

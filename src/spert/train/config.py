@@ -13,11 +13,12 @@ import yaml
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from spert.errors import ConfigError
-from spert.model.network import ModelSettings
+from spert.model.settings import InferenceSettings, ModelSettings
 
 
-class TrainConfig(ModelSettings):
-    """Every setting of ``spert train``: the model's (inherited) and the run's; defaults are the paper's."""
+class TrainConfig(ModelSettings, InferenceSettings):
+    """Every setting of ``spert train``: the model's and its inference defaults (inherited) and the
+    run's; defaults are the paper's."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -54,7 +55,6 @@ class TrainConfig(ModelSettings):
     eval_batch_size: int = Field(8, ge=1, description="sentences per inference batch")
     eval_every: int = Field(0, ge=0, description="evaluate on valid_path every N epochs (0: after the last)")
     early_stopping: int = Field(0, ge=0, description="stop after N evaluations without a better REL+ F1 (0: off)")
-    rel_filter_threshold: float = Field(0.4, ge=0, le=1, description="relation probability threshold")
     no_overlap: bool = Field(False, description="remove overlapping entities in evaluation (ADE)")
     log_every: int = Field(20, ge=1, description="log the loss every N updates")
 
@@ -66,6 +66,9 @@ class TrainConfig(ModelSettings):
 
     def model_settings(self) -> ModelSettings:
         return ModelSettings(**{k: getattr(self, k) for k in ModelSettings.model_fields})
+
+    def inference_settings(self) -> InferenceSettings:
+        return InferenceSettings(**{k: getattr(self, k) for k in InferenceSettings.model_fields})
 
 
 def _format_validation(e: ValidationError, source: str, overridden: frozenset[str] = frozenset()) -> str:

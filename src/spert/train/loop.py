@@ -11,6 +11,7 @@ N*A consecutive micro-batches of the epoch's order, whatever N and A are.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import shutil
@@ -22,6 +23,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
+from accelerate import Accelerator
+from accelerate.utils import broadcast_object_list, gather_object
 from tqdm.auto import tqdm
 
 from spert.atomic import atomic_directory, atomic_write_text
@@ -32,13 +35,13 @@ from spert.data.documents import Document, read_documents
 from spert.model.embedding import attach, restrict_to_training_vocabulary, unrestrict
 from spert.model.encoding import Encoding, encode_words_batch, load_tokenizer, resolve_encoder
 from spert.errors import SpertError
-from spert.eval.metrics import evaluate, format_metrics, metrics_to_json
-from spert.infer.decoding import check_lengths, max_subwords, predict_documents
+from spert.eval.metrics import Metrics, evaluate
+from spert.infer.decoding import DocPrediction, check_lengths, max_subwords, predict_documents
 from spert.train.optim import (AdamWNoBiasCorrection, clip_grad_norm, linear_schedule, optimizer_state_from_tensors,
                     optimizer_state_tensors, parameter_groups)
 from spert.runtime import set_cpu_threads, tune_allocator
 from spert.train.sampling import seeded_rng, training_sample
-from spert.data.schema import load_types
+from spert.data.schema import TypeSchema, load_types
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +72,8 @@ def load_dataset(path: Path, schema, tokenizer, limit: int, max_docs: int | None
     return Dataset(path, docs, encodings)
 
 
-def _score_of(metrics: dict[str, Any], has_relations: bool) -> float:
-    return metrics["rel_plus" if has_relations else "ner"]["micro"].f1
-
-
-def evaluate_model(model, tokenizer, data: Dataset, cfg: TrainConfig, device, show_progress: bool):
+def evaluate_model(model, tokenizer, data: Dataset, cfg: TrainConfig, device,
+                   show_progress: bool) -> tuple[Metrics, list[DocPrediction]]:
     preds = predict_documents(model, tokenizer, [d.tokens for d in data.docs], batch_size=cfg.eval_batch_size,
                               threshold=cfg.rel_filter_threshold, no_overlap=cfg.no_overlap, device=device,
                               encodings=data.encodings,
@@ -95,7 +95,7 @@ def _append_csv(path: Path, row: dict[str, Any]) -> None:
 def _save_last(path: Path, model, tokenizer, optimizer, scheduler, state: TrainerState, cfg: TrainConfig) -> None:
     """The resumable checkpoint: model files, optimizer, schedule, RNG and loop state."""
     with atomic_directory(path) as tmp:
-        write_model_files(model, tokenizer, tmp, {"rel_filter_threshold": cfg.rel_filter_threshold})
+        write_model_files(model, tokenizer, tmp, cfg.inference_settings())
         tensors, meta = optimizer_state_tensors(optimizer)
         save_file(tensors, str(tmp / "optimizer.safetensors"))
         rng = {"torch": torch.get_rng_state()}
@@ -142,34 +142,105 @@ def micro_batches(n: int, batch_size: int, seed: int, epoch: int, group: int) ->
     return micro
 
 
-def train(cfg: TrainConfig, *, resume: bool = False, show_progress: bool = True,
-          on_epoch_end: Callable[[int, TrainerState], None] | None = None) -> dict[str, Any]:
-    """Train, evaluate and save; returns the final metrics as JSON-ready dict (may be empty)."""
-    from accelerate import Accelerator
+@dataclass
+class TrainResult:
+    """What a finished run reports: the final model's scores on the test (or validation) set."""
 
+    output_dir: Path
+    train_seconds: float
+    best_valid_epoch: int
+    metrics: Metrics | None = None  # None without a test or validation set
+    split: str | None = None  # "test" or "valid"
+    data: Path | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """``metrics.json``: the metrics' shape plus where they come from and the training time."""
+        if self.metrics is None:
+            return {}
+        return {**self.metrics.to_json(), "split": self.split, "data": str(self.data),
+                "train_seconds": round(self.train_seconds, 1), "best_valid_epoch": self.best_valid_epoch}
+
+
+@dataclass
+class Run:
+    """Everything a training run holds between its steps."""
+
+    cfg: TrainConfig
+    acc: Any  # accelerate.Accelerator
+    model: Any  # SpERTModel, wrapped by Accelerate for data parallel
+    tokenizer: Any
+    schema: TypeSchema
+    train_set: Dataset
+    valid_set: Dataset | None
+    test_set: Dataset | None
+    optimizer: AdamWNoBiasCorrection
+    scheduler: Any
+    compact: Any  # TrainVocabEmbedding, or None
+    state: TrainerState
+    updates_per_epoch: int
+    total_updates: int
+
+    @property
+    def out(self) -> Path:
+        return Path(self.cfg.output_dir)
+
+    @property
+    def main(self) -> bool:
+        return self.acc.is_main_process
+
+    @property
+    def group(self) -> int:
+        """Micro-batches per update: processes x accumulation steps."""
+        return self.acc.num_processes * self.cfg.grad_accumulation
+
+    @property
+    def pad(self) -> int:
+        return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, show_progress: bool = True,
+          on_epoch_end: Callable[[int, TrainerState], None] | None = None) -> TrainResult:
+    """Train, validate, save and test; returns the final scores (the caller prints them)."""
+    run = set_up(cfg, resume)
+    t_start = time.perf_counter()
+    for epoch in range(run.state.epoch, cfg.epochs):
+        if run.state.stopped_early:
+            break
+        train_epoch(run, epoch, show_progress)
+        if validation_due(run):
+            validate(run, show_progress)
+        if run.main:
+            _save_last(run.out / "last", run.acc.unwrap_model(run.model), run.tokenizer, run.optimizer,
+                       run.scheduler, run.state, cfg)
+        run.acc.wait_for_everyone()
+        if on_epoch_end is not None:
+            on_epoch_end(run.state.epoch, run.state)
+    return finish(run, time.perf_counter() - t_start, show_progress)
+
+
+def set_up(cfg: TrainConfig, resume: bool) -> Run:
+    """Data, model, optimiser and schedule; the state of the last checkpoint when resuming."""
     tune_allocator()
     set_cpu_threads()
     acc = Accelerator(cpu=cfg.cpu, mixed_precision=cfg.mixed_precision,
                       gradient_accumulation_steps=cfg.grad_accumulation)
-    main = acc.is_main_process
     out = Path(cfg.output_dir)
     last_dir = out / "last"
     if resume and not (last_dir / "trainer_state.json").exists():
         raise SpertError(f"{last_dir}: nothing to resume (no checkpoint from an earlier run)")
-    if not resume and (out / "model").exists() and main:
+    if not resume and (out / "model").exists() and acc.is_main_process:
         log.warning("%s exists and will be replaced at the end of this run", out / "model")
 
     schema = load_types(cfg.types_path)
     encoder_source = resolve_encoder(cfg.encoder)
     tokenizer = load_tokenizer(encoder_source)
     torch.manual_seed(cfg.seed)  # classifier initialisation
-    model = build_model(cfg.model_settings(), schema, encoder_source)
+    model = build_model(cfg.model_settings(), schema, encoder_source, pack_training=cfg.pack_sequences)
     limit = max_subwords(model, tokenizer)
     train_set = load_dataset(cfg.train_path, schema, tokenizer, limit, cfg.max_train_docs)
     valid_set = load_dataset(cfg.valid_path, schema, tokenizer, limit, cfg.max_eval_docs) if cfg.valid_path else None
     test_set = load_dataset(cfg.test_path, schema, tokenizer, limit, cfg.max_eval_docs) if cfg.test_path else None
 
-    model.pack_training = cfg.pack_sequences
     compact = None
     if cfg.compact_embeddings and not cfg.freeze_encoder:
         compact = restrict_to_training_vocabulary(model.encoder, (t for e in train_set.encodings for t in e.input_ids))
@@ -190,115 +261,113 @@ def train(cfg: TrainConfig, *, resume: bool = False, show_progress: bool = True,
     state = TrainerState()
     if resume:
         state = _load_last(last_dir, model, optimizer, scheduler, cfg)
-        if main:
+        if acc.is_main_process:
             log.info("resuming after epoch %d (update %d)", state.epoch, state.update)
     model, optimizer = acc.prepare(model, optimizer)
-    device = acc.device
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    has_rel = schema.num_relation_types > 0
-    if main:
+    if acc.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
         if not resume:
             for f in ("log.csv", "eval.csv"):
                 (out / f).unlink(missing_ok=True)
         atomic_write_text(out / "config.json", cfg.model_dump_json(indent=2))
+    return Run(cfg, acc, model, tokenizer, schema, train_set, valid_set, test_set, optimizer, scheduler, compact,
+               state, updates_per_epoch, total_updates)
 
-    t_start = time.perf_counter()
-    for epoch in range(state.epoch, cfg.epochs):
-        if state.stopped_early:
-            break
-        model.train()
-        mine = micro_batches(len(train_set.docs), cfg.batch_size, cfg.seed, epoch, group)[acc.process_index::world]
-        bar = tqdm(total=updates_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="upd",
-                   disable=not (main and show_progress), dynamic_ncols=True)
-        loss_sum = torch.zeros(3, device=device)
-        sentences, t_epoch = 0, time.perf_counter()
-        for ids in mine:
-            samples = [training_sample(train_set.docs[j], schema, seeded_rng(cfg.seed, epoch, int(j)),
-                                       neg_entity_count=cfg.neg_entity_count,
-                                       neg_relation_count=cfg.neg_relation_count,
-                                       max_span_size=cfg.max_span_size, negatives=cfg.negatives, doc_index=int(j))
-                       for j in ids]
-            batch = collate([train_set.encodings[j] for j in ids], samples, pad).to(device)
-            with acc.accumulate(model):
-                res = model(batch)
-                acc.backward(res.loss)
-                rel_loss = res.rel_loss.detach() if res.rel_loss is not None else torch.zeros((), device=device)
-                loss_sum += torch.stack([res.loss.detach(), res.entity_loss.detach(), rel_loss])
-                sentences += len(ids)
-                if acc.sync_gradients:
-                    acc.unscale_gradients()  # no-op unless fp16 loss scaling is on
-                    clip_grad_norm(model.parameters(), cfg.max_grad_norm)
-                optimizer.step()
-                if acc.sync_gradients:
-                    scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-            if not acc.sync_gradients:
-                continue
-            state.update += 1
-            bar.update(1)
-            if state.update % cfg.log_every == 0 or state.update == total_updates:
-                mean = (acc.reduce(loss_sum, "sum") / group).tolist()
-                rate = sentences * world / max(1e-9, time.perf_counter() - t_epoch)
-                bar.set_postfix(loss=f"{mean[0]:.4f}", sent_s=f"{rate:.1f}")
-                if main:
-                    _append_csv(out / "log.csv", {"epoch": epoch + 1, "update": state.update, "loss": mean[0],
+
+def train_epoch(run: Run, epoch: int, show_progress: bool) -> None:
+    """One pass over this process's share of the epoch's micro-batches; logs the loss."""
+    cfg, acc, model, state = run.cfg, run.acc, run.model, run.state
+    world, group, device = acc.num_processes, run.group, acc.device
+    model.train()
+    mine = micro_batches(len(run.train_set.docs), cfg.batch_size, cfg.seed, epoch, group)[acc.process_index::world]
+    bar = tqdm(total=run.updates_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="upd",
+               disable=not (run.main and show_progress), dynamic_ncols=True)
+    loss_sum = torch.zeros(3, device=device)  # (loss, entity loss, relation loss) since the last log
+    sentences, t_epoch = 0, time.perf_counter()
+    for ids in mine:
+        samples = [training_sample(run.train_set.docs[j], run.schema, seeded_rng(cfg.seed, epoch, int(j)),
+                                   neg_entity_count=cfg.neg_entity_count, neg_relation_count=cfg.neg_relation_count,
+                                   max_span_size=cfg.max_span_size, negatives=cfg.negatives, doc_index=int(j))
+                   for j in ids]
+        batch = collate([run.train_set.encodings[j] for j in ids], samples, run.pad).to(device)
+        with acc.accumulate(model):
+            res = model(batch)
+            acc.backward(res.loss)
+            rel_loss = res.rel_loss.detach() if res.rel_loss is not None else torch.zeros((), device=device)
+            loss_sum += torch.stack([res.loss.detach(), res.entity_loss.detach(), rel_loss])
+            sentences += len(ids)
+            if acc.sync_gradients:
+                acc.unscale_gradients()  # no-op unless fp16 loss scaling is on
+                clip_grad_norm(model.parameters(), cfg.max_grad_norm)
+            run.optimizer.step()
+            if acc.sync_gradients:
+                run.scheduler.step()
+            run.optimizer.zero_grad(set_to_none=True)
+        if not acc.sync_gradients:
+            continue
+        state.update += 1
+        bar.update(1)
+        if state.update % cfg.log_every == 0 or state.update == run.total_updates:
+            mean = (acc.reduce(loss_sum, "sum") / group).tolist()
+            rate = sentences * world / max(1e-9, time.perf_counter() - t_epoch)
+            bar.set_postfix(loss=f"{mean[0]:.4f}", sent_s=f"{rate:.1f}")
+            if run.main:
+                _append_csv(run.out / "log.csv", {"epoch": epoch + 1, "update": state.update, "loss": mean[0],
                                                   "entity_loss": mean[1], "rel_loss": mean[2],
-                                                  "lr": scheduler.get_last_lr()[0], "sentences_per_s": rate})
-            loss_sum.zero_()
-        bar.close()
-        state.epoch = epoch + 1
-        if compact is not None:
-            compact.fold()  # the checkpoint's matrix becomes the one training goes on from
+                                                  "lr": run.scheduler.get_last_lr()[0], "sentences_per_s": rate})
+        loss_sum.zero_()
+    bar.close()
+    state.epoch = epoch + 1
+    if run.compact is not None:
+        run.compact.fold()  # the checkpoint's matrix becomes the one training goes on from
 
-        # evaluation on the validation set, best checkpoint and early stopping
-        due = valid_set is not None and ((cfg.eval_every and state.epoch % cfg.eval_every == 0)
-                                         or state.epoch == cfg.epochs)
-        if due:
-            if main:
-                metrics, _ = evaluate_model(acc.unwrap_model(model), tokenizer, valid_set, cfg, device, show_progress)
-                score = _score_of(metrics, has_rel)
-                _append_csv(out / "eval.csv", {"epoch": state.epoch, "ner_f1": metrics["ner"]["micro"].f1,
-                                               "rel_f1": metrics["rel"]["micro"].f1,
-                                               "rel_plus_f1": metrics["rel_plus"]["micro"].f1})
-                log.info("epoch %d validation: NER F1 %.2f, REL+ F1 %.2f", state.epoch,
-                         metrics["ner"]["micro"].f1, metrics["rel_plus"]["micro"].f1)
-                if score > state.best_score:
-                    state.best_score, state.best_epoch, state.bad_evals = score, state.epoch, 0
-                    save_model(acc.unwrap_model(model), tokenizer, out / "best",
-                               {"rel_filter_threshold": cfg.rel_filter_threshold})
-                else:
-                    state.bad_evals += 1
-                    state.stopped_early = bool(cfg.early_stopping and state.bad_evals >= cfg.early_stopping)
-            state = _broadcast_state(acc, state)
-        if main:
-            _save_last(last_dir, acc.unwrap_model(model), tokenizer, optimizer, scheduler, state, cfg)
-        acc.wait_for_everyone()
-        if on_epoch_end is not None:
-            on_epoch_end(state.epoch, state)
 
-    train_seconds = time.perf_counter() - t_start
-    checksums = _gather_checksums(acc, acc.unwrap_model(model))
-    result: dict[str, Any] = {}
-    if main:
+def validation_due(run: Run) -> bool:
+    cfg, epoch = run.cfg, run.state.epoch
+    return run.valid_set is not None and ((cfg.eval_every and epoch % cfg.eval_every == 0) or epoch == cfg.epochs)
+
+
+def validate(run: Run, show_progress: bool) -> None:
+    """Score the validation set; keep the best model and count evaluations towards early stopping."""
+    cfg, state = run.cfg, run.state
+    if run.main:
+        model = run.acc.unwrap_model(run.model)
+        metrics, _ = evaluate_model(model, run.tokenizer, run.valid_set, cfg, run.acc.device, show_progress)
+        _append_csv(run.out / "eval.csv", {"epoch": state.epoch, "ner_f1": metrics.ner.micro.f1,
+                                           "rel_f1": metrics.rel.micro.f1, "rel_plus_f1": metrics.rel_plus.micro.f1})
+        log.info("epoch %d validation: NER F1 %.2f, REL+ F1 %.2f", state.epoch, metrics.ner.micro.f1,
+                 metrics.rel_plus.micro.f1)
+        score = metrics.main_score(run.schema.num_relation_types > 0)
+        if score > state.best_score:
+            state.best_score, state.best_epoch, state.bad_evals = score, state.epoch, 0
+            save_model(model, run.tokenizer, run.out / "best", cfg.inference_settings())
+        else:
+            state.bad_evals += 1
+            state.stopped_early = bool(cfg.early_stopping and state.bad_evals >= cfg.early_stopping)
+    run.state = _broadcast_state(run.acc, state)
+
+
+def finish(run: Run, train_seconds: float, show_progress: bool) -> TrainResult:
+    """Check the replicas agree, save the final model, and score it on the test (or validation) set."""
+    acc, cfg, out = run.acc, run.cfg, run.out
+    checksums = _gather_checksums(acc, acc.unwrap_model(run.model))
+    result = TrainResult(out, train_seconds, run.state.best_epoch)
+    if run.main:
         atomic_write_text(out / "processes.json", json.dumps(
-            {"num_processes": world, "device": str(device), "weight_sha256_per_process": checksums}, indent=2))
+            {"num_processes": acc.num_processes, "device": str(acc.device), "weight_sha256_per_process": checksums},
+            indent=2))
         if len(set(checksums)) > 1:
             log.error("processes ended with different weights: %s", checksums)
-        final = acc.unwrap_model(model)
+        final = acc.unwrap_model(run.model)
         unrestrict(final.encoder)
-        save_model(final, tokenizer, out / "model", {"rel_filter_threshold": cfg.rel_filter_threshold})
-        eval_set = test_set or valid_set
+        save_model(final, run.tokenizer, out / "model", cfg.inference_settings())
+        eval_set = run.test_set or run.valid_set
         if eval_set is not None:
-            metrics, preds = evaluate_model(final, tokenizer, eval_set, cfg, device, show_progress)
-            result = metrics_to_json(metrics)
-            result["split"] = "test" if test_set is not None else "valid"
-            result["data"] = str(eval_set.path)
-            result["train_seconds"] = round(train_seconds, 1)
-            result["best_valid_epoch"] = state.best_epoch
-            atomic_write_text(out / "metrics.json", json.dumps(result, indent=2))
+            metrics, preds = evaluate_model(final, run.tokenizer, eval_set, cfg, acc.device, show_progress)
+            result.metrics, result.data = metrics, eval_set.path
+            result.split = "test" if run.test_set is not None else "valid"
+            atomic_write_text(out / "metrics.json", json.dumps(result.to_json(), indent=2))
             atomic_write_text(out / "predictions.json", json.dumps([p.to_json() for p in preds], ensure_ascii=False))
-            print(format_metrics(metrics))
         shutil.rmtree(out / ".last.old", ignore_errors=True)
     acc.wait_for_everyone()
     acc.end_training()
@@ -307,24 +376,18 @@ def train(cfg: TrainConfig, *, resume: bool = False, show_progress: bool = True,
 
 def _gather_checksums(acc, model) -> list[str]:
     """SHA-256 of every process's weights: data-parallel replicas must end identical."""
-    import hashlib
-
     h = hashlib.sha256()
     for name, t in sorted(model.state_dict().items()):
         h.update(name.encode())
         h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
     if acc.num_processes == 1:
         return [h.hexdigest()]
-    from accelerate.utils import gather_object
-
     return list(gather_object([h.hexdigest()]))
 
 
 def _broadcast_state(acc, state: TrainerState) -> TrainerState:
     if acc.num_processes == 1:
         return state
-    from accelerate.utils import broadcast_object_list
-
     obj = [asdict(state)]
     broadcast_object_list(obj, from_process=0)
     return TrainerState(**obj[0])

@@ -1,0 +1,74 @@
+"""``spert train`` and ``spert evaluate``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from spert.cli.app import BATCH_SIZE, MODEL_DIR, NO_OVERLAP, QUIET, THRESHOLD, VERBOSE, app, setup_logging
+
+
+def _train_epilog() -> str:
+    from spert.train.config import settings_help
+
+    return "\b\nSettings (YAML keys, each also a --KEY VALUE option):\n" + settings_help()
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+             epilog=_train_epilog())
+def train(ctx: typer.Context,
+          config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config file"),
+          resume: bool = typer.Option(False, "--resume", help="continue the run in output_dir from its last checkpoint"),
+          quiet: bool = QUIET, verbose: bool = VERBOSE) -> None:
+    """Train a model. Any setting of the config can be overridden: --KEY VALUE."""
+    from spert.train.config import load_config, parse_overrides
+    from spert.train.loop import train as run
+
+    setup_logging(verbose)
+    cfg = load_config(config, parse_overrides(list(ctx.args)))
+    result = run(cfg, resume=resume, show_progress=not quiet)
+    if result.metrics is not None:
+        typer.echo(result.metrics.format())
+        typer.echo(f"{result.split} scores written to {result.output_dir / 'metrics.json'}")
+
+
+@app.command()
+def evaluate(model: Path = MODEL_DIR,
+             data: Path = typer.Option(..., "--data", "-d", help="gold data (SpERT JSON or .jsonl)"),
+             types: Optional[Path] = typer.Option(None, "--types", help="types file (default: the model's types)"),
+             output: Path = typer.Option(..., "--output", "-o", help="directory for metrics.json and predictions.json"),
+             batch_size: int = BATCH_SIZE, threshold: Optional[float] = THRESHOLD, no_overlap: bool = NO_OVERLAP,
+             quiet: bool = QUIET, verbose: bool = VERBOSE) -> None:
+    """Evaluate a model on gold data: NER, REL and REL+ tables; writes metrics and predictions."""
+    from tqdm.auto import tqdm
+
+    from spert.atomic import atomic_write_text
+    from spert.data.documents import read_documents
+    from spert.data.schema import load_types
+    from spert.errors import SpertError
+    from spert.eval.metrics import evaluate as score
+    from spert.infer.decoding import predict_documents
+    from spert.model.checkpoint import load_model
+    from spert.runtime import set_cpu_threads
+
+    setup_logging(verbose)
+    set_cpu_threads()
+    net, tokenizer, inference = load_model(model)
+    schema = net.schema
+    if types is not None and load_types(types).to_json() != schema.to_json():
+        raise SpertError(f"{types}: these types differ from the model's ({model}/spert.json); "
+                         "evaluate with the types the model was trained on")
+    gold = read_documents(data, schema)
+    preds = predict_documents(net, tokenizer, [d.tokens for d in gold], batch_size=batch_size,
+                              threshold=inference.resolve(threshold), no_overlap=no_overlap, path=data,
+                              progress=None if quiet else (lambda total: tqdm(total=total, desc="predict",
+                                                                              unit="sent")))
+    metrics = score(gold, [p.to_document() for p in preds], no_overlap)
+    typer.echo(metrics.format())
+    output.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(output / "metrics.json", json.dumps(metrics.to_json(), indent=2))
+    atomic_write_text(output / "predictions.json", json.dumps([p.to_json() for p in preds], ensure_ascii=False))
+    typer.echo(f"wrote {output / 'metrics.json'} and {output / 'predictions.json'}")

@@ -1,0 +1,39 @@
+"""Typed settings stored in every model directory: what the model is (architecture) and
+how it predicts by default (inference). Each default is written here and nowhere else."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from spert.model.pooling import PoolingMode
+
+ContextMode = Literal["localized", "full", "cls", "none"]
+
+
+class ModelSettings(BaseModel):
+    """What defines a SpERT model's architecture; stored in every checkpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    encoder: str = Field("all-MiniLM-L6-v2", description="Hugging Face model name or directory of the encoder")
+    max_span_size: int = Field(10, ge=1, description="longest candidate span, in words")
+    width_dim: int = Field(25, ge=1, description="size of the span-width embedding")
+    dropout: float = Field(0.1, ge=0.0, lt=1.0, description="dropout before both classifiers")
+    pooling: PoolingMode = Field("max", description="span and context pooling: max, mean or sum")
+    context: ContextMode = Field("localized", description="relation context: localized, full, cls or none")
+    freeze_encoder: bool = Field(False, description="keep the encoder's weights fixed")
+    random_init: bool = Field(False, description="initialise the encoder randomly instead of pre-trained")
+
+
+class InferenceSettings(BaseModel):
+    """How a model predicts unless told otherwise; stored in ``spert.json`` under ``inference``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rel_filter_threshold: float = Field(0.4, ge=0, le=1, description="relation probability threshold")
+
+    def resolve(self, rel_filter_threshold: float | None = None) -> float:
+        """The threshold to use: the caller's if given, else the model's."""
+        return self.rel_filter_threshold if rel_filter_threshold is None else float(rel_filter_threshold)
