@@ -57,13 +57,16 @@ def test_train_evaluate_reload(tmp_path, tiny_encoder_dir):
 
 def test_overfit_save_reload_predictions_survive(tmp_path, tiny_encoder_dir):
     """Training on two sentences drives the loss down; predictions survive save and reload."""
-    cfg = _cfg(tmp_path, tiny_encoder_dir, max_train_docs=2, epochs=100, lr=3e-3, lr_warmup=0.0, eval_every=0,
+    cfg = _cfg(tmp_path, tiny_encoder_dir, max_train_docs=2, epochs=200, lr=3e-3, lr_warmup=0.0, eval_every=0,
                valid_path=None, test_path=str(CONLL04 / "conll04_train.json"), max_eval_docs=2, dropout=0.0)
     result = train(cfg, show_progress=False).to_json()
     lines = (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]
     first, last = float(lines[0].split(",")[2]), float(lines[-1].split(",")[2])
     assert last < first / 5
-    assert result["ner"]["micro"]["f1"] > 90
+    # every gold entity and relation is found again; a few unsampled spans may still come out as
+    # entities (negatives are 20 random spans per sentence), so NER precision is not held to 100
+    assert result["ner"]["micro"]["recall"] == 100 and result["ner"]["micro"]["f1"] > 80
+    assert result["rel_plus"]["micro"]["f1"] == 100
     from spert.infer.decoding import predict_documents
 
     model, tok, _ = load_model(tmp_path / "run" / "model")

@@ -113,9 +113,21 @@ class SpERTModel(nn.Module):
             warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
             self.rel_classifier = nn.Linear(context_dim + 2 * H + 2 * D, schema.num_relation_types)
         self.dropout = nn.Dropout(settings.dropout)
+        if settings.head_init == "bert":
+            self._init_heads_as_bert(getattr(encoder.config, "initializer_range", 0.02))
         if settings.freeze_encoder:
             for p in self.encoder.parameters():
                 p.requires_grad_(False)
+
+    def _init_heads_as_bert(self, std: float) -> None:
+        """The reference's initialisation of the new layers (BERT's ``_init_weights``): weights
+        ~ N(0, std) with the encoder's ``initializer_range``, biases zero."""
+        with warnings.catch_warnings():  # an entity-only schema has a zero-output relation head
+            warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
+            for layer in (self.width_embedding, self.entity_classifier, self.rel_classifier):
+                nn.init.normal_(layer.weight, mean=0.0, std=std)
+                if getattr(layer, "bias", None) is not None:
+                    nn.init.zeros_(layer.bias)
 
     @contextmanager
     def using(self, *, pooling_impl: PoolingImpl | None = None, pack_training: bool | None = None) -> Iterator[None]:

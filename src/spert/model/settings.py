@@ -25,6 +25,9 @@ class ModelSettings(BaseModel):
     context: ContextMode = Field("localized", description="relation context: localized, full, cls or none")
     freeze_encoder: bool = Field(False, description="keep the encoder's weights fixed")
     random_init: bool = Field(False, description="initialise the encoder randomly instead of pre-trained")
+    head_init: Literal["bert", "torch"] = Field("bert", description="initialisation of the width embedding and "
+                                                "classifiers: bert (N(0, initializer_range), zero bias; the "
+                                                "reference's) or torch (PyTorch's layer defaults)")
 
 
 class InferenceSettings(BaseModel):

@@ -109,7 +109,7 @@ def _save_last(path: Path, model, tokenizer, optimizer, scheduler, state: Traine
 
 # settings that may change when resuming without changing what the run computes
 _RESUME_FREE = {"output_dir", "eval_batch_size", "log_every", "cpu"}
-_BEFORE_SETTING = {"pack_sequences": False, "compact_embeddings": False}
+_BEFORE_SETTING = {"pack_sequences": False, "compact_embeddings": False, "head_init": "torch"}
 
 
 def _load_last(path: Path, model, optimizer, scheduler, cfg: TrainConfig) -> TrainerState:
