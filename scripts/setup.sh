@@ -14,7 +14,7 @@ fi
 python -m pip install -q --upgrade pip
 # torch first and pinned: an open-ended requirement would pull a multi-GB CUDA build
 python -m pip install -q "torch==2.13.0"
-python -m pip install -q -e ".[test]"
+python -m pip install -q -e ".[serve,onnx,ray,test]"
 
 # headless Chromium for the HTML rendering test
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
