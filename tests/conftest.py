@@ -55,11 +55,13 @@ def tiny_model_dir(tiny_encoder_dir, conll04_types, tmp_path_factory) -> Path:
     """A saved tiny random CoNLL04 model whose biases give a few entities and relations per sentence."""
     from spert.model.checkpoint import build_model, save_model
     from spert.model.encoding import load_tokenizer
-    from spert.model.network import ModelSettings
+    from spert.model.settings import ModelSettings
     from spert.data.schema import load_types
 
     torch.manual_seed(1)
-    net = build_model(ModelSettings(encoder=str(tiny_encoder_dir)), load_types(conll04_types), str(tiny_encoder_dir))
+    # PyTorch-default heads: the biases below were tuned for their spread of logits
+    net = build_model(ModelSettings(encoder=str(tiny_encoder_dir), head_init="torch"), load_types(conll04_types),
+                      str(tiny_encoder_dir))
     with torch.no_grad():
         net.entity_classifier.bias[0] += 2.7
         net.rel_classifier.bias -= 0.8

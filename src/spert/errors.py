@@ -8,6 +8,7 @@ the file, the document and the field so the user can go straight to the problem.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 
 class SpertError(Exception):
@@ -28,6 +29,13 @@ class DataError(SpertError):
         if field is not None:
             where.append(f"field '{field}'")
         super().__init__(": ".join(where) + ": " + problem)
+
+
+def raise_or_report(error: DataError, on_error: Callable[[DataError], None] | None) -> None:
+    """Raise ``error``, or hand it to ``on_error`` (a skip-and-report policy) when one is given."""
+    if on_error is None:
+        raise error
+    on_error(error)
 
 
 class ConfigError(SpertError):

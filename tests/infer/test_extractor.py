@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from spert.infer.extractor import SpERT
 from spert.infer.records import Prediction

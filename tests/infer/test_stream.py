@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from spert.infer import stream as predict_mod
 from spert.infer.extractor import SpERT

@@ -7,7 +7,6 @@ import random
 
 import numpy as np
 import pytest
-import torch
 
 from spert.infer.extractor import SpERT
 from spert.model.encoding import Encoding, encode_words

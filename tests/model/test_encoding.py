@@ -52,7 +52,7 @@ def test_roberta_encoder_trains_a_step(tiny_roberta_dir):
     from spert.model.checkpoint import build_model
     from spert.data.documents import Document, Entity, Relation
     from spert.infer.decoding import max_subwords, predict_documents
-    from spert.model.network import ModelSettings
+    from spert.model.settings import ModelSettings
     from spert.train.sampling import seeded_rng, training_sample
     from spert.data.schema import EntityType, RelationType, TypeSchema
 

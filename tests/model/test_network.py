@@ -1,6 +1,5 @@
 """Model shapes, the loss definition and inference decoding, on a tiny random encoder."""
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -10,7 +9,8 @@ from spert.model.checkpoint import build_model
 from spert.data.documents import Document, Entity, Relation
 from spert.model.encoding import encode_words_batch, load_tokenizer
 from spert.infer.decoding import decode
-from spert.model.network import ModelSettings, ordered_pairs
+from spert.model.network import ordered_pairs
+from spert.model.settings import ModelSettings
 from spert.model.spans import inference_sample
 from spert.train.sampling import seeded_rng, training_sample
 from spert.data.schema import EntityType, RelationType, TypeSchema

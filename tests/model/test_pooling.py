@@ -10,7 +10,7 @@ def _random_batch(seed: int):
     g = torch.Generator().manual_seed(seed)
     B, H = 3, 8
     words = [5, 9, 2]
-    token_word, T = [], 0
+    T = 0
     rows = []
     offset = 0
     for n in words:

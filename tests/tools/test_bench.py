@@ -16,7 +16,7 @@ from spert.cli import app
 from spert.data.documents import read_documents
 from spert.model.encoding import encode_words_batch, load_tokenizer
 from spert.errors import SpertError
-from spert.model.network import ModelSettings
+from spert.model.settings import ModelSettings
 from spert.data.schema import load_types
 
 from paths import CONLL04

@@ -12,7 +12,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import IO, Any, Iterable, Iterator, Sequence
 
 from spert.errors import DataError
 from spert.data.schema import TypeSchema
@@ -159,30 +159,32 @@ def parse_document(obj: Any, schema: TypeSchema | None, *, path: str | Path | No
     return Document(tuple(tokens), tuple(entities), tuple(relations), extra)
 
 
-def _load_json(path: Path) -> Any:
+def open_file(path: str | Path, mode: str = "r") -> IO:
+    """Open a file for reading, or raise a :class:`DataError` that says why not."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return open(path, mode, **({} if "b" in mode else {"encoding": "utf-8"}))
     except FileNotFoundError:
         raise DataError(path, "file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(path, f"cannot read file: {e}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(path, f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    except OSError as e:
+        raise DataError(path, f"cannot read file: {e.strerror or e}") from None
+
+
+def load_json(path: str | Path) -> Any:
+    """A whole JSON file, or a :class:`DataError` naming the line and column of a syntax error."""
+    with open_file(path) as fh:
+        try:
+            return json.load(fh)
+        except json.JSONDecodeError as e:
+            raise DataError(path, f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+        except UnicodeDecodeError as e:
+            raise DataError(path, f"not valid UTF-8 (byte {e.start + 1})") from None
 
 
 def iter_jsonl(path: str | Path, lines: Iterable[str] | None = None) -> Iterator[tuple[int, Any]]:
     """Yield ``(line_number, object)`` for every non-blank line of a JSON Lines file."""
     path = Path(path)
     if lines is None:
-        try:
-            fh = path.open(encoding="utf-8")
-        except FileNotFoundError:
-            raise DataError(path, "file not found") from None
-        except OSError as e:
-            raise DataError(path, f"cannot read file: {e}") from None
-        lines = fh
+        lines = open_file(path)
     for lineno, text in enumerate(lines, start=1):
         if not text.strip():
             continue
@@ -196,20 +198,27 @@ def is_jsonl(path: str | Path) -> bool:
     return Path(path).suffix.lower() in (".jsonl", ".ndjson")
 
 
-def read_documents(path: str | Path, schema: TypeSchema | None, *,
-                   require_annotations: bool = True) -> list[Document]:
-    """Read a SpERT JSON file (a list of records) or JSON Lines (one record a line)."""
+def iter_records(path: str | Path) -> Iterator[tuple[int | None, int, Any]]:
+    """``(line or None, document index, record)`` of a SpERT JSON file (a list of records) or
+    JSON Lines (one record a line, by suffix); records are not checked here."""
     path = Path(path)
     if is_jsonl(path):
-        return [parse_document(obj, schema, path=path, doc=i, line=lineno,
-                               require_annotations=require_annotations)
-                for i, (lineno, obj) in enumerate(iter_jsonl(path))]
-    obj = _load_json(path)
+        for i, (lineno, obj) in enumerate(iter_jsonl(path)):
+            yield lineno, i, obj
+        return
+    obj = load_json(path)
     if not isinstance(obj, list):
         raise DataError(path, f"a SpERT JSON dataset must be a list of documents, got {type(obj).__name__}"
                         " (use a .jsonl suffix for JSON Lines)")
-    return [parse_document(d, schema, path=path, doc=i, require_annotations=require_annotations)
-            for i, d in enumerate(obj)]
+    for i, record in enumerate(obj):
+        yield None, i, record
+
+
+def read_documents(path: str | Path, schema: TypeSchema | None, *,
+                   require_annotations: bool = True) -> list[Document]:
+    """Read a SpERT JSON file (a list of records) or JSON Lines (one record a line)."""
+    return [parse_document(obj, schema, path=path, doc=i, line=line, require_annotations=require_annotations)
+            for line, i, obj in iter_records(path)]
 
 
 def spans_overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:

@@ -23,7 +23,6 @@ HTML; they are listed below the text instead of highlighted in it.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from typing import Any, Iterable, Iterator
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from spert.data.documents import is_jsonl, iter_jsonl
+from spert.data.documents import iter_records
 from spert.infer.records import Prediction, PredictedEntity
 from spert.errors import DataError
 
@@ -259,20 +258,5 @@ def _scores(c: Counter) -> dict[str, float]:
 
 def read_predictions(path: str | Path) -> Iterator[Prediction]:
     """Documents of a JSON Lines or SpERT JSON file (``spert predict`` output or any SpERT JSON), lazily."""
-    path = Path(path)
-    if is_jsonl(path):
-        for i, (lineno, obj) in enumerate(iter_jsonl(path)):
-            yield Prediction.from_json(obj, path=path, line=lineno, doc=i)
-        return
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(path, f"cannot read file: {e}") from None
-    except json.JSONDecodeError as e:
-        raise DataError(path, f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
-    if not isinstance(data, list):
-        raise DataError(path, f"expected a list of documents, got {type(data).__name__}")
-    for i, obj in enumerate(data):
-        yield Prediction.from_json(obj, path=path, doc=i)
+    for line, i, obj in iter_records(path):
+        yield Prediction.from_json(obj, path=path, line=line, doc=i)

@@ -19,6 +19,7 @@ import torch
 
 from spert.model.batch import Batch, collate
 from spert.data.documents import Document, Entity, Relation, remove_overlapping
+from spert.data.schema import RelationType
 from spert.model.encoding import Encoding, encode_words_batch
 from spert.errors import DataError
 from spert.model.network import RawPrediction, SpERTModel
@@ -86,21 +87,27 @@ def decode(raw: RawPrediction, batch: Batch, model: SpERTModel, tokens: Sequence
     best: list[dict[tuple[int, int, str], float]] = [dict() for _ in preds]
     for p, r in hits:
         h, t = int(heads[p]), int(tails[p])
-        rt = schema.relations[r]
-        if rt.symmetric and start[t] < start[h]:
-            h, t = t, h
-        key = (slot[h], slot[t], rt.name)
-        seen = best[span_doc[h]]
-        seen[key] = max(seen.get(key, 0.0), float(probs[p, r]))
+        add_relation(best[span_doc[h]], slot[h], slot[t], schema.relations[r], start[h], start[t], float(probs[p, r]))
     for d, rels in zip(preds, best):
         d.relations = [ScoredRelation(rt, h, t, s) for (h, t, rt), s in sorted(rels.items())]
     if no_overlap:
         for d in preds:
-            _drop_overlapping(d)
+            drop_overlapping(d)
     return preds
 
 
-def _drop_overlapping(d: DocPrediction) -> None:
+def add_relation(found: dict[tuple[int, int, str], float], head: int, tail: int, rtype: RelationType,
+                 head_start: int, tail_start: int, score: float) -> None:
+    """Record a relation above the threshold in ``found`` ((head, tail, type) -> score): for a
+    symmetric type the earlier-starting entity becomes the head, and of a pair predicted in
+    both directions the higher score is kept."""
+    if rtype.symmetric and tail_start < head_start:
+        head, tail = tail, head
+    key = (head, tail, rtype.name)
+    found[key] = max(found.get(key, 0.0), score)
+
+
+def drop_overlapping(d: DocPrediction) -> None:
     """Drop entities that overlap another, and relations whose entities overlap or were dropped."""
     ents = [(e.start, e.end, e.type, e.score) for e in d.entities]
     kept, _ = remove_overlapping(ents, [])

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from spert.data.text import TextTokenizer, TokenizedText, merge_sentences, split_at
-from spert.errors import DataError
+from spert.errors import DataError, raise_or_report
 from spert.infer.decoding import max_subwords, predict_documents
 from spert.infer.records import Input, Prediction, PredictedEntity, PredictedRelation, entity_record, parse_input
 from spert.infer.windows import predict_windowed
@@ -125,9 +125,7 @@ class SpERT:
             try:
                 docs.append(_resolve(inp, tok, given_entities))
             except DataError as e:
-                if on_error is None:
-                    raise
-                on_error(e)
+                raise_or_report(e, on_error)
                 docs.append(None)
         threshold = self.settings.resolve(rel_filter_threshold)
         return self._run(docs, batch_size, threshold, no_overlap, given_entities)

@@ -40,7 +40,8 @@ from typing import Any, BinaryIO, Callable, Iterator
 from spert.infer.extractor import SpERT
 from spert.infer.records import Input, parse_input
 from spert.atomic import AtomicFile
-from spert.errors import DataError, SpertError
+from spert.data.documents import open_file
+from spert.errors import DataError, SpertError, raise_or_report
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +84,7 @@ def output_format(path: str | None, given: str | None = None) -> str:
 def _open(path: str) -> BinaryIO:
     if path == "-":
         return sys.stdin.buffer
-    try:
-        return open(path, "rb")
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except OSError as e:
-        raise DataError(path, f"cannot read file: {e.strerror or e}") from None
+    return open_file(path, "rb")
 
 
 def _decode(raw: bytes, path: str, lineno: int) -> str:
@@ -124,9 +120,7 @@ def read_inputs(path: str, fmt: str, *, given_entities: bool = False,
                     raise DataError(name, f"not valid JSON (column {e.colno}: {e.msg})", line=lineno) from None
                 yield parse_input(obj, given_entities=given_entities, path=name, line=lineno)
             except DataError as e:
-                if on_error is None:
-                    raise
-                on_error(e)
+                raise_or_report(e, on_error)
     finally:
         if fh is not sys.stdin.buffer:
             fh.close()
@@ -150,9 +144,7 @@ def _read_json(path: str, name: str, given_entities: bool, on_error) -> Iterator
         try:
             yield parse_input(obj, given_entities=given_entities, path=name, doc=i)
         except DataError as e:
-            if on_error is None:
-                raise
-            on_error(e)
+            raise_or_report(e, on_error)
 
 
 def count_documents(path: str, fmt: str) -> int | None:

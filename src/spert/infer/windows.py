@@ -46,7 +46,8 @@ import torch
 from spert.model.batch import collate
 from spert.model.encoding import Encoding
 from spert.errors import EncoderError
-from spert.infer.decoding import DocPrediction, ScoredEntity, ScoredRelation, _drop_overlapping, length_batches
+from spert.infer.decoding import (DocPrediction, ScoredEntity, ScoredRelation, add_relation, drop_overlapping,
+                                  length_batches)
 from spert.model.network import SpERTModel
 from spert.model.spans import Sample, candidate_spans
 
@@ -187,7 +188,7 @@ def predict_windowed(model: SpERTModel, tokenizer, sentences: Sequence[Sequence[
         d = DocPrediction(tuple(words), [ScoredEntity(t, s, e, p) for t, s, e, p in ents],
                           [ScoredRelation(rt, h, t, p) for (h, t, rt), p in sorted(rels.items())])
         if no_overlap and given is None:
-            _drop_overlapping(d)
+            drop_overlapping(d)
         out.append(d)
     return out
 
@@ -249,10 +250,5 @@ def _find_relations(model: SpERTModel, encodings, plans, found, budget, pad, bat
         ents, best = found[job.unit], relations[job.unit]
         for p, r in np.argwhere(rel >= threshold):
             h, t = int(job.ids[job.pairs[p, 0]]), int(job.ids[job.pairs[p, 1]])
-            rt = types[r]
-            # symmetric types: the earlier-starting entity is the head; the duplicate merges
-            if rt.symmetric and ents[t][1] < ents[h][1]:
-                h, t = t, h
-            key = (h, t, rt.name)
-            best[key] = max(best.get(key, 0.0), float(rel[p, r]))
+            add_relation(best, h, t, types[r], ents[h][1], ents[t][1], float(rel[p, r]))
     return relations

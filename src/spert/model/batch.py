@@ -35,11 +35,6 @@ class Batch:
     pair_tail: torch.Tensor  # (P,)
     entity_labels: torch.Tensor | None = None  # (S,)
     rel_labels: torch.Tensor | None = None  # (P, R)
-    span_offset: torch.Tensor | None = None  # (B+1,) spans of document b are span_offset[b]:span_offset[b+1]
-
-    @property
-    def total_words(self) -> int:
-        return int(self.num_words.sum())
 
     def to(self, device: torch.device | str) -> "Batch":
         for name, value in vars(self).items():
@@ -81,7 +76,6 @@ def collate(encodings: Sequence[Encoding], samples: Sequence[Sample], pad_id: in
         span_end=torch.from_numpy(np.ascontiguousarray(spans[:, 1])),
         pair_head=torch.from_numpy(np.ascontiguousarray(pairs[:, 0])),
         pair_tail=torch.from_numpy(np.ascontiguousarray(pairs[:, 1])),
-        span_offset=torch.from_numpy(span_offset),
     )
     if all(s.entity_labels is not None for s in samples):
         batch.entity_labels = torch.from_numpy(np.concatenate([s.entity_labels for s in samples]))
