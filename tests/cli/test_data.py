@@ -7,7 +7,13 @@ import json
 import subprocess
 import sys
 
-from annotation_fixtures import BRAT_D1_TXT, BRAT_D2_TXT, BRAT_RECORDS, DOCCANO_RECORDS, write_brat
+from annotation_fixtures import (
+    BRAT_D1_TXT,
+    BRAT_D2_TXT,
+    BRAT_RECORDS,
+    DOCCANO_RECORDS,
+    write_brat,
+)
 from typer.testing import CliRunner
 
 from spert.cli import app

@@ -11,9 +11,10 @@ windowed at prediction).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from spert.data.documents import Document, read_documents
 

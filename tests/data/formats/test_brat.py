@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from annotation_fixtures import BRAT_D1_ANN, BRAT_D1_TXT, BRAT_RECORDS, run_import, write_brat
+from annotation_fixtures import (
+    BRAT_D1_ANN,
+    BRAT_D1_TXT,
+    BRAT_RECORDS,
+    run_import,
+    write_brat,
+)
 
 from spert.data.formats import brat as B
 from spert.data.formats import common as C

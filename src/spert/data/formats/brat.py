@@ -20,8 +20,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spert.data.formats.common import (ImportSummary, SourceDocument, SourceEntity, SourceRelation,
-                                       check_fragments, read_text)
+from spert.data.formats.common import (
+    ImportSummary,
+    SourceDocument,
+    SourceEntity,
+    SourceRelation,
+    check_fragments,
+    read_text,
+)
 from spert.errors import DataError
 
 EVENT_SKIPPED = "brat event skipped"
@@ -67,7 +73,7 @@ def parse_ann(path: Path, content: str, doc: SourceDocument, summary: ImportSumm
         aid = fields[0]
         where = f"{path}: line {lineno}: {aid}"
 
-        def fail(problem: str) -> DataError:
+        def fail(problem: str, aid: str = aid, lineno: int = lineno) -> DataError:
             return DataError(path, f"{aid}: {problem}", line=lineno)
 
         kind = aid[:1]

@@ -28,11 +28,18 @@ from __future__ import annotations
 
 import bisect
 import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Literal, Sequence
+from typing import Any, Literal
 
 from spert.data.documents import remove_overlapping
-from spert.data.text import TextTokenizer, TokenizedText, is_word, merge_sentences, split_at
+from spert.data.text import (
+    TextTokenizer,
+    TokenizedText,
+    is_word,
+    merge_sentences,
+    split_at,
+)
 from spert.errors import DataError, SpertError
 
 MAX_EXAMPLES = 5  # examples kept per reason

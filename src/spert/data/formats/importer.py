@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from spert.data.formats.brat import read_brat
-from spert.data.formats.common import ImportOptions, ImportResult, ImportSummary, convert
+from spert.data.formats.common import (
+    ImportOptions,
+    ImportResult,
+    ImportSummary,
+    convert,
+)
 from spert.data.formats.doccano import read_doccano
 from spert.data.formats.labelstudio import read_labelstudio
 from spert.data.text import TextTokenizer
@@ -15,7 +20,7 @@ from spert.errors import SpertError
 FORMATS = ("brat", "doccano", "labelstudio")
 
 
-def import_annotations(fmt: str, source: str | Path, options: ImportOptions = ImportOptions(), *,
+def import_annotations(fmt: str, source: str | Path, options: ImportOptions | None = None, *,
                        tokenizer: TextTokenizer | None = None,
                        count_subwords: Callable[[Sequence[str]], int] | None = None,
                        pick: str = "latest", text_field: str | None = None) -> ImportResult:
@@ -24,6 +29,7 @@ def import_annotations(fmt: str, source: str | Path, options: ImportOptions = Im
     ``pick`` and ``text_field`` apply to Label Studio only. Raises a :class:`SpertError`
     for malformed input and, with ``options.strict``, for the first change.
     """
+    options = options or ImportOptions()
     summary = ImportSummary(strict=options.strict)
     if fmt == "brat":
         docs = read_brat(source, summary)
