@@ -42,7 +42,7 @@ def summary_path(output: Path) -> Path:
 def import_(fmt: str = typer.Argument(..., metavar="FORMAT", help="brat, doccano or labelstudio"),
             source: Path = typer.Argument(..., help="brat: a directory of .txt/.ann; doccano: .jsonl; "
                                                     "labelstudio: the JSON export"),
-            output: Path = typer.Option(..., "--output", "-o", help="SpERT JSON to write (.json)"),
+            output: Path = typer.Option(..., "--output", "-o", help="SpERT JSON to write (.json; .jsonl: JSON Lines)"),
             types_output: Path = typer.Option(..., "--types-output", help="types file to write"),
             discontinuous: str = typer.Option("skip", "--discontinuous",
                                               help="discontinuous entities: skip, or cover (the span covering "
@@ -65,6 +65,7 @@ def import_(fmt: str = typer.Argument(..., metavar="FORMAT", help="brat, doccano
             encoder: Optional[str] = ENCODER) -> None:
     """Import brat, doccano or Label Studio annotations as SpERT JSON and a types file."""
     from spert.atomic import atomic_write_text
+    from spert.data.documents import is_jsonl
     from spert.data.formats.common import ImportOptions
     from spert.data.formats.importer import import_annotations
     from spert.data.text import TextTokenizer
@@ -81,8 +82,10 @@ def import_(fmt: str = typer.Argument(..., metavar="FORMAT", help="brat, doccano
     counter = _subword_counter(encoder) if documents == "keep" else None
     result = import_annotations(fmt, source, options, tokenizer=TextTokenizer(spacy_model), count_subwords=counter,
                                 pick=pick, text_field=text_field)
-    # one record a line: SpERT JSON that diffs and greps well
-    atomic_write_text(output, "[\n" + ",\n".join(json.dumps(r, ensure_ascii=False) for r in result.records) + "\n]\n")
+    lines = [json.dumps(r, ensure_ascii=False) for r in result.records]
+    # SpERT JSON with one record a line (it diffs and greps well), or JSON Lines for .jsonl
+    atomic_write_text(output, "".join(x + "\n" for x in lines) if is_jsonl(output)
+                      else "[\n" + ",\n".join(lines) + "\n]\n")
     atomic_write_text(types_output, json.dumps(result.types, ensure_ascii=False, indent=2) + "\n")
     atomic_write_text(summary_path(output), json.dumps(result.summary.to_json(), ensure_ascii=False, indent=2) + "\n")
     typer.echo(result.summary.format())

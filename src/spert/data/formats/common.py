@@ -316,13 +316,11 @@ def _convert_document(doc: SourceDocument, tok: TokenizedText, options: ImportOp
         alive = {k[3] for k in kept}
 
     # records: word ranges
+    sentences = merge_sentences(tok.sentences, [(entities[i].start, entities[i].end) for i in alive])
+    summary.note(SENTENCES_MERGED, doc.id, len(tok.sentences) - len(sentences))
     if options.documents == "split":
-        sentences = merge_sentences(tok.sentences, [(entities[i].start, entities[i].end) for i in alive])
-        summary.note(SENTENCES_MERGED, doc.id, len(tok.sentences) - len(sentences))
         groups = [[s] for s in sentences]
     else:
-        sentences = merge_sentences(tok.sentences, [(entities[i].start, entities[i].end) for i in alive])
-        summary.note(SENTENCES_MERGED, doc.id, len(tok.sentences) - len(sentences))
         groups = _pack(tok, sentences, options.max_subwords, count_subwords)
         summary.note(LONG_DOCUMENT_CUT, doc.id, int(len(groups) > 1))
     group_of = {}  # word -> record index
