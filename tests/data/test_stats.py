@@ -19,7 +19,7 @@ def test_stats_by_hand():
         _doc(list("abc"), [("A", 0, 1)], document="x", sentence=1),
         _doc(list("ab"), [], sentences=[[0, 1], [1, 2]]),
     ]
-    st = compute_stats(docs, max_span_size=10, count_subwords=lambda words: 10 * len(words))
+    st = compute_stats(docs, max_span_size=10, subword_counts=lambda words: [10] * len(words))
     assert (st.documents, st.records, st.sentences, st.words) == (2, 3, 4, 17)
     assert st.entities == {"A": 3, "B": 2} and st.relations == {"r": 1, "s": 1}
     assert st.entity_lengths == {1: 2, 2: 2, 12: 1} and st.longer_than_max_span == 1
@@ -28,7 +28,7 @@ def test_stats_by_hand():
     # r: (0,2) -> (11,12): 9 words between; s: overlapping entities: 0
     assert st.relation_distances == {"0": 1, "1-4": 0, "5-9": 1, "10-19": 0, "20-49": 0, "50+": 0}
     assert st.over_max_subwords == 0  # 122 subwords at most
-    st = compute_stats(docs, max_subwords=100, count_subwords=lambda words: 10 * len(words))
+    st = compute_stats(docs, max_subwords=100, subword_counts=lambda words: [10] * len(words))
     assert st.over_max_subwords == 1
     assert "records over 100 encoder subwords: 1" in st.format()
     assert compute_stats(docs).over_max_subwords is None

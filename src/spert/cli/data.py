@@ -20,11 +20,16 @@ MAX_SPAN = typer.Option(10, "--max-span-size", min=1, help="longest entity SpERT
 
 
 def _subword_counter(encoder: Optional[str]):
-    """A function counting a word list's encoder subwords (start and end tokens excluded)."""
+    """A function giving the encoder's subwords of each word of a list (as training encodes them)."""
     from spert.model.encoding import encode_words, load_tokenizer, resolve_encoder
 
     tok = load_tokenizer(resolve_encoder(encoder))
-    return lambda words: len(encode_words(tok, list(words)).input_ids) - 2
+
+    def counts(words):
+        enc = encode_words(tok, list(words))
+        return [b - a for a, b in zip(enc.word_start, enc.word_end)]
+
+    return counts
 
 
 def summary_path(output: Path) -> Path:
@@ -49,7 +54,8 @@ def import_(fmt: str = typer.Argument(..., metavar="FORMAT", help="brat, doccano
                                                    "the fragments)"),
             documents: str = typer.Option("split", "--documents",
                                           help="split: one record per sentence; keep: one per document, cut at "
-                                               "sentence boundaries to fit the encoder"),
+                                               "sentence boundaries to fit the encoder (in both, a sentence longer "
+                                               "than the encoder is cut into windows)"),
             symmetric: List[str] = typer.Option([], "--symmetric", help="a symmetric relation type (repeatable)"),
             max_span_size: int = MAX_SPAN,
             no_overlap: bool = typer.Option(False, "--no-overlap",
@@ -79,9 +85,8 @@ def import_(fmt: str = typer.Argument(..., metavar="FORMAT", help="brat, doccano
     options = ImportOptions(discontinuous=discontinuous, documents=documents,  # type: ignore[arg-type]
                             max_span_size=max_span_size, no_overlap=no_overlap, symmetric=frozenset(symmetric),
                             strict=strict)
-    counter = _subword_counter(encoder) if documents == "keep" else None
-    result = import_annotations(fmt, source, options, tokenizer=TextTokenizer(spacy_model), count_subwords=counter,
-                                pick=pick, text_field=text_field)
+    result = import_annotations(fmt, source, options, tokenizer=TextTokenizer(spacy_model),
+                                subword_counts=_subword_counter(encoder), pick=pick, text_field=text_field)
     lines = [json.dumps(r, ensure_ascii=False) for r in result.records]
     # SpERT JSON with one record a line (it diffs and greps well), or JSON Lines for .jsonl
     atomic_write_text(output, "".join(x + "\n" for x in lines) if is_jsonl(output)
@@ -103,5 +108,5 @@ def stats(file: Path = typer.Argument(..., help="SpERT JSON or JSON Lines"),
     from spert.data.stats import dataset_stats
 
     counter = None if no_subwords else _subword_counter(encoder)
-    st = dataset_stats(file, max_span_size=max_span_size, count_subwords=counter)
+    st = dataset_stats(file, max_span_size=max_span_size, subword_counts=counter)
     typer.echo(json.dumps(st.to_json(), indent=2) if json_out else st.format())

@@ -69,10 +69,10 @@ def _bucket(d: int) -> str:
 
 
 def compute_stats(docs: Sequence[Document], *, max_span_size: int = 10, max_subwords: int = 512,
-                  count_subwords: Callable[[Sequence[str]], int] | None = None) -> DataStats:
-    """Statistics of documents; ``count_subwords`` (the encoder's tokenizer) is optional."""
+                  subword_counts: Callable[[Sequence[str]], Sequence[int]] | None = None) -> DataStats:
+    """Statistics of documents; ``subword_counts`` (each word's subwords, from the encoder's tokenizer) is optional."""
     st = DataStats(max_span_size=max_span_size, max_subwords=max_subwords,
-                   over_max_subwords=None if count_subwords is None else 0)
+                   over_max_subwords=None if subword_counts is None else 0)
     st.relation_distances = {_bucket(lo): 0 for lo, _ in DISTANCE_BUCKETS}
     ents, rels, lengths = Counter(), Counter(), Counter()
     doc_ids: set[Any] = set()
@@ -97,7 +97,7 @@ def compute_stats(docs: Sequence[Document], *, max_span_size: int = 10, max_subw
             h, t = doc.entities[r.head], doc.entities[r.tail]
             gap = max(0, max(h.start, t.start) - min(h.end, t.end))
             st.relation_distances[_bucket(gap)] += 1
-        if count_subwords is not None and count_subwords(doc.tokens) + 2 > max_subwords:
+        if subword_counts is not None and sum(subword_counts(doc.tokens)) + 2 > max_subwords:
             st.over_max_subwords += 1  # type: ignore[operator]
     st.documents = len(doc_ids)
     st.entities, st.relations = dict(ents), dict(rels)

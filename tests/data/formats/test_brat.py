@@ -55,12 +55,30 @@ def test_keep_documents_keeps_relations_across_sentences(brat_dir):
 
 
 def test_keep_cuts_long_documents_to_the_encoder(brat_dir):
-    # 12 "subwords" per sentence, 20 allowed: each sentence its own piece, R3 across pieces
-    r = run_import("brat", brat_dir, ImportOptions(documents="keep", max_subwords=20),
-                           count_subwords=lambda words: 12)
-    assert [x["sentence"] for x in r.records] == [0, 1, 0]
-    assert r.summary.changes[C.RELATION_ACROSS_WINDOWS] == 1
+    # one subword a word: d1's sentences (9 and 7 words) do not fit 15 together
+    r = run_import("brat", brat_dir, ImportOptions(documents="keep", max_subwords=15),
+                   subword_counts=lambda words: [1] * len(words))
+    assert [(x["document"], x["sentence"], len(x["tokens"])) for x in r.records] == [("d1", 0, 9), ("d1", 1, 7),
+                                                                                      ("d2", 0, 9)]
+    assert r.summary.changes[C.RELATION_ACROSS] == 1  # R3: its entities are in different sentences
     assert r.summary.notes[C.LONG_DOCUMENT_CUT] == 1
+
+
+def test_sentences_longer_than_the_encoder_are_cut_outside_entities(brat_dir):
+    # d2 "IBM ( International Business Machines ) hired Ann ." in windows of 4 words: a cut
+    # after word 4 would split "International Business Machines", so the window ends before it
+    r = run_import("brat", brat_dir, ImportOptions(max_subwords=6), subword_counts=lambda words: [1] * len(words))
+    d2 = [x for x in r.records if x["document"] == "d2"]
+    assert [x["tokens"] for x in d2] == [["IBM", "("], ["International", "Business", "Machines", ")"],
+                                         ["hired", "Ann", "."]]
+    assert [x["sentence"] for x in d2] == [0, 0, 0]
+    assert [x["entities"] for x in d2] == [[{"type": "Org", "start": 0, "end": 1}],
+                                           [{"type": "Org", "start": 0, "end": 3}],
+                                           [{"type": "Per", "start": 1, "end": 2}]]
+    # d2's Alias and Work_For; d1's R1, its duplicate R6 and R2 ("Zoë Müller" | "Acmebased GmbH in" | "Köln .")
+    assert r.summary.changes[C.RELATION_ACROSS_WINDOWS] == 2 + 3
+    assert r.summary.notes[C.LONG_SENTENCE_CUT] == 2 + 1 + 2  # extra windows: d1's 9 and 7 words, d2's 9
+    assert all(len(x["tokens"]) <= 4 for x in r.records)
 
 
 def test_max_span_size_and_no_overlap_are_counted(brat_dir):
@@ -137,3 +155,11 @@ def test_ann_without_txt_and_txt_without_ann(tmp_path):
     (root / "a.txt").write_text("Just text.")
     r = run_import("brat", root)
     assert r.records[0]["tokens"] == ["Just", "text", "."] and r.summary.notes == {B.NO_ANN: 1}
+
+
+def test_strict_refuses_a_relation_cut_by_a_window(tmp_path):
+    root = write_brat(tmp_path / "b", {"d2": (BRAT_D2_TXT, BRAT_D2_ANN)})
+    assert run_import("brat", root, ImportOptions(strict=True)).summary.changes == {}
+    with pytest.raises(SpertError, match=r"d2\.ann: line 4: \*: relation across the pieces .* --strict refuses"):
+        run_import("brat", root, ImportOptions(max_subwords=6, strict=True),
+                   subword_counts=lambda words: [1] * len(words))

@@ -56,13 +56,16 @@ RELATION_UNKNOWN_ID = "relation to an unknown id dropped"
 RELATION_DROPPED = "relation to a dropped or skipped annotation dropped"
 RELATION_SELF = "relation from an entity to itself dropped"
 RELATION_ACROSS = "relation across sentences dropped"
-RELATION_ACROSS_WINDOWS = "relation across the pieces of a long document dropped"
+RELATION_ACROSS_WINDOWS = "relation across the pieces of a long document or sentence dropped"
 DUPLICATE_RELATION = "duplicate relation merged"
 
 # Notes: counted, nothing of the annotation is lost.
 WORD_SPLIT = "word split at an entity boundary"
 SENTENCES_MERGED = "sentences merged because an entity crosses them"
 LONG_DOCUMENT_CUT = "document cut at sentence boundaries to fit the encoder"
+LONG_SENTENCE_CUT = "sentence longer than the encoder cut into windows"
+
+_SPECIAL = 2  # the encoder's start and end tokens
 
 
 @dataclass
@@ -225,8 +228,12 @@ class _Entity:
 
 def convert(docs: Iterable[SourceDocument], options: ImportOptions, summary: ImportSummary, *,
             tokenizer: TextTokenizer | None = None,
-            count_subwords: Callable[[Sequence[str]], int] | None = None) -> ImportResult:
-    """SpERT records and a types file from source documents; every change goes to ``summary``."""
+            subword_counts: Callable[[Sequence[str]], Sequence[int]] | None = None) -> ImportResult:
+    """SpERT records and a types file from source documents; every change goes to ``summary``.
+
+    ``subword_counts`` gives the encoder's subwords of each word; with it no record is
+    longer than ``options.max_subwords`` (see :func:`_fit`).
+    """
     tokenizer = tokenizer or TextTokenizer()
     docs = list(docs)
     records: list[dict[str, Any]] = []
@@ -239,7 +246,7 @@ def convert(docs: Iterable[SourceDocument], options: ImportOptions, summary: Imp
         summary.documents += 1
         entity_types.update(e.type for e in doc.entities)
         relation_types.update(r.type for r in doc.relations)
-        records += _convert_document(doc, tok, options, symmetric, summary, count_subwords)
+        records += _convert_document(doc, tok, options, symmetric, summary, subword_counts)
     unknown = options.symmetric - relation_types
     if unknown:
         raise SpertError(f"--symmetric names relation types that the data does not have: "
@@ -279,7 +286,7 @@ def _char_spans(doc: SourceDocument, options: ImportOptions, summary: ImportSumm
 
 
 def _convert_document(doc: SourceDocument, tok: TokenizedText, options: ImportOptions, symmetric: set[str],
-                      summary: ImportSummary, count_subwords) -> list[dict[str, Any]]:
+                      summary: ImportSummary, subword_counts) -> list[dict[str, Any]]:
     spans = _char_spans(doc, options, summary)
     before = len(tok.words)
     tok = split_at(tok, [x for _, a, b, _ in spans.values() for x in (a, b)])
@@ -315,14 +322,21 @@ def _convert_document(doc: SourceDocument, tok: TokenizedText, options: ImportOp
             summary.change(OVERLAPPING, entities[i].where)
         alive = {k[3] for k in kept}
 
-    # records: word ranges
-    sentences = merge_sentences(tok.sentences, [(entities[i].start, entities[i].end) for i in alive])
+    # records: word ranges, each fitting the encoder when subwords are counted
+    spans = [(entities[i].start, entities[i].end) for i in alive]
+    sentences = merge_sentences(tok.sentences, spans)
     summary.note(SENTENCES_MERGED, doc.id, len(tok.sentences) - len(sentences))
+    counts = list(subword_counts(tok.words)) if subword_counts is not None and tok.words else None
     if options.documents == "split":
         groups = [[s] for s in sentences]
     else:
-        groups = _pack(tok, sentences, options.max_subwords, count_subwords)
+        groups = _pack(sentences, counts, options.max_subwords)
         summary.note(LONG_DOCUMENT_CUT, doc.id, int(len(groups) > 1))
+    if counts is not None:
+        fitted = _fit(groups, counts, options.max_subwords, spans)
+        summary.note(LONG_SENTENCE_CUT, doc.id, len(fitted) - len(groups))
+        groups = fitted
+    sentence_starts = [a for a, _ in sentences]
     group_of = {}  # word -> record index
     for g, group in enumerate(groups):
         for w in range(group[0][0], group[-1][1]):
@@ -354,7 +368,9 @@ def _convert_document(doc: SourceDocument, tok: TokenizedText, options: ImportOp
             h, t = t, h
         gh, gt = group_of[entities[h].start], group_of[entities[t].start]
         if gh != gt:
-            summary.change(RELATION_ACROSS if options.documents == "split" else RELATION_ACROSS_WINDOWS, r.where)
+            crossing = bisect.bisect_right(sentence_starts, entities[h].start) != \
+                bisect.bisect_right(sentence_starts, entities[t].start)
+            summary.change(RELATION_ACROSS if crossing else RELATION_ACROSS_WINDOWS, r.where)
             continue
         if (r.type, h, t) in seen_rel:
             summary.change(DUPLICATE_RELATION, r.where)
@@ -363,7 +379,6 @@ def _convert_document(doc: SourceDocument, tok: TokenizedText, options: ImportOp
         rels_by_group.setdefault(gh, []).append((r.type, h, t))
 
     records = []
-    sentence_index = 0
     for g, group in enumerate(groups):
         s, e = group[0][0], group[-1][1]
         ents = sorted((i for i in alive if s <= entities[i].start < e),
@@ -376,36 +391,66 @@ def _convert_document(doc: SourceDocument, tok: TokenizedText, options: ImportOp
                          for i in ents],
             "relations": [{"type": rt, "head": h, "tail": t} for rt, h, t in rels],
             "document": doc.id,
-            "sentence": sentence_index,
+            "sentence": bisect.bisect_right(sentence_starts, s) - 1,
         }
         if options.documents == "keep":
             record["sentences"] = [[a - s, b - s] for a, b in group]
         record["char_offsets"] = [list(o) for o in tok.offsets[s:e]]
-        sentence_index += len(group)
         summary.entities += len(ents)
         summary.relations += len(rels)
         records.append(record)
     return records
 
 
-def _pack(tok: TokenizedText, sentences: list[tuple[int, int]], budget: int,
-          count_subwords: Callable[[Sequence[str]], int] | None) -> list[list[tuple[int, int]]]:
+def _pack(sentences: list[tuple[int, int]], counts: list[int] | None,
+          budget: int) -> list[list[tuple[int, int]]]:
     """Consecutive sentences grouped greedily into pieces of at most ``budget`` subwords.
 
-    Without a subword count the document is one piece. A sentence longer than the budget
-    is a piece of its own (training and prediction window it as they do any long sentence).
+    Without subword counts the document is one piece. A sentence longer than the budget
+    is a piece of its own (:func:`_fit` then cuts it).
     """
     if not sentences:
         return []
-    if count_subwords is None:
+    if counts is None:
         return [list(sentences)]
     groups: list[list[tuple[int, int]]] = [[]]
-    used = 2  # [CLS] and [SEP]
+    used = _SPECIAL
     for s, e in sentences:
-        n = count_subwords(tok.words[s:e])
+        n = sum(counts[s:e])
         if groups[-1] and used + n > budget:
             groups.append([])
-            used = 2
+            used = _SPECIAL
         groups[-1].append((s, e))
         used += n
     return groups
+
+
+def _fit(groups: list[list[tuple[int, int]]], counts: list[int], budget: int,
+         spans: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """Cut every group longer than ``budget`` subwords into consecutive word windows that fit.
+
+    Training refuses a sequence longer than the encoder takes, so a sentence that long is
+    cut, at the last word boundary that fits and lies inside no entity (the windows do
+    not overlap: an entity is trained on once). A relation whose entities fall into
+    different windows is then dropped, and counted.
+    """
+    inside = {p for a, b in spans for p in range(a + 1, b)}  # cuts that would split an entity
+    out = []
+    for group in groups:
+        s, e = group[0][0], group[-1][1]
+        if _SPECIAL + sum(counts[s:e]) <= budget:
+            out.append(group)
+            continue
+        start, used = s, _SPECIAL
+        for w in range(s, e):
+            if used + counts[w] > budget and w > start:
+                cut = w
+                while cut > start and cut in inside:
+                    cut -= 1
+                if cut == start:  # an entity longer than a window: cut through it rather than fail
+                    cut = w
+                out.append([(start, cut)])
+                start, used = cut, _SPECIAL + sum(counts[cut:w])
+            used += counts[w]
+        out.append([(start, e)])
+    return out

@@ -22,7 +22,7 @@ FORMATS = ("brat", "doccano", "labelstudio")
 
 def import_annotations(fmt: str, source: str | Path, options: ImportOptions | None = None, *,
                        tokenizer: TextTokenizer | None = None,
-                       count_subwords: Callable[[Sequence[str]], int] | None = None,
+                       subword_counts: Callable[[Sequence[str]], Sequence[int]] | None = None,
                        pick: str = "latest", text_field: str | None = None) -> ImportResult:
     """SpERT records, a types file and the summary of changes from an annotation tool's export.
 
@@ -39,4 +39,4 @@ def import_annotations(fmt: str, source: str | Path, options: ImportOptions | No
         docs = read_labelstudio(source, summary, pick=pick, text_field=text_field)  # type: ignore[arg-type]
     else:
         raise SpertError(f"unknown annotation format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return convert(docs, options, summary, tokenizer=tokenizer, count_subwords=count_subwords)
+    return convert(docs, options, summary, tokenizer=tokenizer, subword_counts=subword_counts)
