@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from annotation_fixtures import (
-    BRAT_D1_ANN,
-    BRAT_D1_TXT,
-    BRAT_RECORDS,
-    run_import,
-    write_brat,
-)
+from annotation_fixtures import BRAT_D1_ANN, BRAT_D1_TXT, BRAT_D2_ANN, BRAT_D2_TXT, BRAT_RECORDS, run_import, write_brat
 
 from spert.data.formats import brat as B
 from spert.data.formats import common as C
@@ -160,6 +154,6 @@ def test_ann_without_txt_and_txt_without_ann(tmp_path):
 def test_strict_refuses_a_relation_cut_by_a_window(tmp_path):
     root = write_brat(tmp_path / "b", {"d2": (BRAT_D2_TXT, BRAT_D2_ANN)})
     assert run_import("brat", root, ImportOptions(strict=True)).summary.changes == {}
-    with pytest.raises(SpertError, match=r"d2\.ann: line 4: \*: relation across the pieces .* --strict refuses"):
+    with pytest.raises(SpertError, match=r"d2\.ann: line 4: \*: relation across the pieces .*--strict refuses"):
         run_import("brat", root, ImportOptions(max_subwords=6, strict=True),
                    subword_counts=lambda words: [1] * len(words))

@@ -20,14 +20,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spert.data.formats.common import (
-    ImportSummary,
-    SourceDocument,
-    SourceEntity,
-    SourceRelation,
-    check_fragments,
-    read_text,
-)
+from spert.data.formats.common import (ImportSummary, SourceDocument, SourceEntity, SourceRelation, check_fragments,
+                                       read_text)
 from spert.errors import DataError
 
 EVENT_SKIPPED = "brat event skipped"

@@ -33,13 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from spert.data.documents import remove_overlapping
-from spert.data.text import (
-    TextTokenizer,
-    TokenizedText,
-    is_word,
-    merge_sentences,
-    split_at,
-)
+from spert.data.text import TextTokenizer, TokenizedText, is_word, merge_sentences, split_at
 from spert.errors import DataError, SpertError
 
 MAX_EXAMPLES = 5  # examples kept per reason

@@ -6,12 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from spert.data.formats.brat import read_brat
-from spert.data.formats.common import (
-    ImportOptions,
-    ImportResult,
-    ImportSummary,
-    convert,
-)
+from spert.data.formats.common import ImportOptions, ImportResult, ImportSummary, convert
 from spert.data.formats.doccano import read_doccano
 from spert.data.formats.labelstudio import read_labelstudio
 from spert.data.text import TextTokenizer
