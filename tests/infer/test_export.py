@@ -76,7 +76,7 @@ def test_labelstudio_tasks_carry_scores(tmp_path):
                                  "score": 0.91}
     assert pred["result"][4] == {"from_id": "e1", "to_id": "e2", "type": "relation", "direction": "right",
                                  "labels": ["Work_For"], "score": 0.7}
-    assert tasks[1]["predictions"][0] == {"model_version": "spert", "score": None, "result": []}
+    assert tasks[1]["predictions"][0] == {"model_version": "spert", "result": []}  # no score without items
 
 
 def test_doccano_lines(tmp_path):

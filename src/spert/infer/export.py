@@ -147,18 +147,25 @@ def doccano_record(p: Prediction) -> dict[str, Any]:
 
 def labelstudio_task(p: Prediction, model_version: str = "spert", from_name: str = "label",
                      to_name: str = "text") -> dict[str, Any]:
+    """One task with the prediction; scores are left out where there are none (given entities)."""
     result: list[dict[str, Any]] = []
     for i, e in enumerate(p.entities):
-        result.append({"id": f"e{i + 1}", "from_name": from_name, "to_name": to_name, "type": "labels",
-                       "value": {"start": e.char_start, "end": e.char_end, "text": e.text, "labels": [e.type]},
-                       "score": _score(e.score)})
+        result.append(_scored({"id": f"e{i + 1}", "from_name": from_name, "to_name": to_name, "type": "labels",
+                               "value": {"start": e.char_start, "end": e.char_end, "text": e.text,
+                                         "labels": [e.type]}}, e.score))
     for r in p.relations:
-        result.append({"from_id": f"e{r.head + 1}", "to_id": f"e{r.tail + 1}", "type": "relation",
-                       "direction": "right", "labels": [r.type], "score": _score(r.score)})
-    scores = [x["score"] for x in result if x["score"] is not None]
-    prediction = {"model_version": model_version, "score": min(scores) if scores else None, "result": result}
+        result.append(_scored({"from_id": f"e{r.head + 1}", "to_id": f"e{r.tail + 1}", "type": "relation",
+                               "direction": "right", "labels": [r.type]}, r.score))
+    scores = [x["score"] for x in result if "score" in x]
+    prediction = _scored({"model_version": model_version, "result": result}, min(scores) if scores else None)
     return {"data": {**{k: v for k, v in p.extra.items() if k != "text"}, "text": p.text},
             "predictions": [prediction]}
+
+
+def _scored(obj: dict[str, Any], score: float | None) -> dict[str, Any]:
+    if score is not None:
+        obj["score"] = _score(score)
+    return obj
 
 
 def open_exporter(fmt: str, path: str | Path | None, **kwargs: Any):
