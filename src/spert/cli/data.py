@@ -16,6 +16,8 @@ app.add_typer(data_app, name="data")
 ENCODER = typer.Option(None, "--encoder",
                        help="encoder name or model directory whose tokenizer counts subwords "
                             "(default: the default encoder)")
+MAX_SUBWORDS = typer.Option(512, "--max-subwords", min=8,
+                            help="the encoder's longest input, start and end tokens included")
 MAX_SPAN = typer.Option(10, "--max-span-size", min=1, help="longest entity SpERT will train on, in words")
 
 
@@ -45,7 +47,7 @@ def summary_path(output: Path) -> Path:
                                    "invalid JSON) stops with an error naming file, line and id; nothing is "
                                    "written then.")
 def import_(fmt: str = typer.Argument(..., metavar="FORMAT", help="brat, doccano or labelstudio"),
-            source: Path = typer.Argument(..., help="brat: a directory of .txt/.ann; doccano: .jsonl; "
+            source: Path = typer.Argument(..., metavar="SOURCE", help="brat: a directory of .txt/.ann; doccano: .jsonl; "
                                                     "labelstudio: the JSON export"),
             output: Path = typer.Option(..., "--output", "-o", help="SpERT JSON to write (.json; .jsonl: JSON Lines)"),
             types_output: Path = typer.Option(..., "--types-output", help="types file to write"),
@@ -68,7 +70,7 @@ def import_(fmt: str = typer.Argument(..., metavar="FORMAT", help="brat, doccano
             spacy_model: Optional[str] = typer.Option(None, "--spacy-model",
                                                       help="spaCy pipeline for words and sentences: use the one "
                                                            "you will predict with (default: rule-based English)"),
-            encoder: Optional[str] = ENCODER) -> None:
+            encoder: Optional[str] = ENCODER, max_subwords: int = MAX_SUBWORDS) -> None:
     """Import brat, doccano or Label Studio annotations as SpERT JSON and a types file."""
     from spert.atomic import atomic_write_text
     from spert.data.documents import is_jsonl
@@ -84,7 +86,7 @@ def import_(fmt: str = typer.Argument(..., metavar="FORMAT", help="brat, doccano
             raise SpertError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     options = ImportOptions(discontinuous=discontinuous, documents=documents,  # type: ignore[arg-type]
                             max_span_size=max_span_size, no_overlap=no_overlap, symmetric=frozenset(symmetric),
-                            strict=strict)
+                            strict=strict, max_subwords=max_subwords)
     result = import_annotations(fmt, source, options, tokenizer=TextTokenizer(spacy_model),
                                 subword_counts=_subword_counter(encoder), pick=pick, text_field=text_field)
     lines = [json.dumps(r, ensure_ascii=False) for r in result.records]
@@ -98,15 +100,16 @@ def import_(fmt: str = typer.Argument(..., metavar="FORMAT", help="brat, doccano
 
 
 @data_app.command("stats")
-def stats(file: Path = typer.Argument(..., help="SpERT JSON or JSON Lines"),
+def stats(file: Path = typer.Argument(..., metavar="FILE", help="SpERT JSON or JSON Lines"),
           max_span_size: int = MAX_SPAN,
           encoder: Optional[str] = ENCODER,
+          max_subwords: int = MAX_SUBWORDS,
           no_subwords: bool = typer.Option(False, "--no-subwords", help="do not load a tokenizer to count subwords"),
           json_out: bool = typer.Option(False, "--json", help="print JSON")) -> None:
-    """Documents, sentences, words, entities and relations per type, span lengths, nesting,
-    relation distances and records over the encoder's 512 subwords."""
+    """Documents, sentences, words, entities and relations per type, span lengths, nesting, relation distances
+    and records over the encoder's subwords."""
     from spert.data.stats import dataset_stats
 
     counter = None if no_subwords else _subword_counter(encoder)
-    st = dataset_stats(file, max_span_size=max_span_size, subword_counts=counter)
+    st = dataset_stats(file, max_span_size=max_span_size, max_subwords=max_subwords, subword_counts=counter)
     typer.echo(json.dumps(st.to_json(), indent=2) if json_out else st.format())
