@@ -72,3 +72,13 @@ def test_utf16_offsets_only_where_they_match(tmp_path):
                                   LS_TEXT), ensure_ascii=False), encoding="utf-8")
     assert run_import("labelstudio", p).records[0]["entities"] == LS_RECORDS[0]["entities"][:1]
     assert LS_TASKS[0]["annotations"][1]["result"][0]["value"]["start"] == 6
+
+
+def test_a_region_labelled_by_two_controls_keeps_the_first(tmp_path):
+    p = tmp_path / "t.json"
+    region = {"id": "a", "type": "labels", "value": {"start": 0, "end": 3, "labels": ["P"]}}
+    p.write_text(json.dumps(_task([region, {**region, "from_name": "other", "value": {**region["value"],
+                                                                                      "labels": ["Q"]}}])))
+    r = run_import("labelstudio", p)
+    assert r.records[0]["entities"] == [{"type": "P", "start": 0, "end": 1}]
+    assert r.summary.changes == {L.SEVERAL_LABELS: 1}

@@ -317,8 +317,8 @@ def _convert_document(doc: SourceDocument, tok: TokenizedText, options: ImportOp
         alive = {k[3] for k in kept}
 
     # records: word ranges, each fitting the encoder when subwords are counted
-    spans = [(entities[i].start, entities[i].end) for i in alive]
-    sentences = merge_sentences(tok.sentences, spans)
+    word_spans = [(entities[i].start, entities[i].end) for i in alive]
+    sentences = merge_sentences(tok.sentences, word_spans)
     summary.note(SENTENCES_MERGED, doc.id, len(tok.sentences) - len(sentences))
     counts = list(subword_counts(tok.words)) if subword_counts is not None and tok.words else None
     if options.documents == "split":
@@ -327,7 +327,7 @@ def _convert_document(doc: SourceDocument, tok: TokenizedText, options: ImportOp
         groups = _pack(sentences, counts, options.max_subwords)
         summary.note(LONG_DOCUMENT_CUT, doc.id, int(len(groups) > 1))
     if counts is not None:
-        fitted = _fit(groups, counts, options.max_subwords, spans)
+        fitted = _fit(groups, counts, options.max_subwords, word_spans)
         summary.note(LONG_SENTENCE_CUT, doc.id, len(fitted) - len(groups))
         groups = fitted
     sentence_starts = [a for a, _ in sentences]

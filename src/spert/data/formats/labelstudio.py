@@ -72,6 +72,7 @@ def parse_task(task: Any, path: Path, i: int, summary: ImportSummary, pick: str,
         return None
     doc = SourceDocument(str(tid), text)
     units: list[int] | None = None  # UTF-16 offset -> character index, built when needed
+    region_ids: set[str] = set()
     for j, r in enumerate(result):
         fld = f"result[{j}]"
         if not isinstance(r, dict):
@@ -96,8 +97,11 @@ def parse_task(task: Any, path: Path, i: int, summary: ImportSummary, pick: str,
                     a, b = units[a], units[b]
             check_fragments(path, None, f"task {tid}: region {r['id']}", text, [(a, b)],
                             quoted if isinstance(quoted, str) else None)
-            if len(labels) > 1:
+            if len(labels) > 1 or str(r["id"]) in region_ids:  # a second labels result of a region, too
                 summary.change(SEVERAL_LABELS, where)
+            if str(r["id"]) in region_ids:
+                continue
+            region_ids.add(str(r["id"]))
             doc.entities.append(SourceEntity(str(r["id"]), labels[0], ((a, b),), where))
         elif rtype == "relation":
             for key in ("from_id", "to_id"):
