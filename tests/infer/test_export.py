@@ -92,6 +92,11 @@ def test_abort_leaves_nothing_and_output_is_required(tmp_path):
         w.add(_predictions()[0])
         w.abort()
     assert list(tmp_path.iterdir()) == []
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "mine.ann").write_text("T1\tPer 0 3\tBob\n")
+    with pytest.raises(SpertError, match="corpus exists and is not empty"):
+        open_exporter("brat", tmp_path / "corpus")
+    assert (tmp_path / "corpus" / "mine.ann").exists()
     with pytest.raises(SpertError, match="--format brat needs --output"):
         open_exporter("brat", None)
     with pytest.raises(SpertError, match="unknown pre-annotation format"):

@@ -42,6 +42,11 @@ def _score(x: float | None) -> float | None:
 
 class BratWriter:
     def __init__(self, path: str | Path) -> None:
+        path = Path(path)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            # the directory is written whole and would replace what is there, e.g. a brat collection
+            raise SpertError(f"{path} exists and is not empty; brat pre-annotations go to a new directory "
+                             "(copy them into a collection afterwards)")
         self._ctx = atomic_directory(path)
         self.dir = self._ctx.__enter__()
         self.names: set[str] = set()
