@@ -6,6 +6,8 @@ import json
 
 import pytest
 from annotation_fixtures import run_import
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from spert.data.formats.common import ImportOptions
 from spert.data.text import TextTokenizer
@@ -101,3 +103,65 @@ def test_abort_leaves_nothing_and_output_is_required(tmp_path):
         open_exporter("brat", None)
     with pytest.raises(SpertError, match="unknown pre-annotation format"):
         open_exporter("conll", tmp_path / "x")
+
+
+WORDS = ["Zoë", "Acme", "GmbH", "in", "Köln", "met", "Bob", "Smith", "😀", "R&D", "co-op", "(", ")", ",", ".", "?",
+         "naïve", "東京", "U.S.", "don't"]
+SEPARATORS = [" ", " ", " ", "  ", "\r\n", "\n", "\t"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_round_trip_property(tmp_path_factory, data):
+    """Any text, any word-aligned predictions inside sentences: brat, doccano and Label Studio give them back."""
+    pieces = data.draw(st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPARATORS)), min_size=1,
+                                max_size=40))
+    text = "".join(w + s for w, s in pieces)
+    tok = _tokenizer()(text)
+    ents, seen = [], set()
+    for s, e in tok.sentences:
+        for _ in range(data.draw(st.integers(0, 3))):
+            a = data.draw(st.integers(s, e - 1))
+            b = data.draw(st.integers(a + 1, min(e, a + 10)))
+            t = data.draw(st.sampled_from(["A", "B"]))
+            if (t, a, b) not in seen:
+                seen.add((t, a, b))
+                ents.append(entity_record(tok, t, a, b, 0.5))
+    same_sentence = [(h, t) for h in range(len(ents)) for t in range(len(ents))
+                     if h != t and _sentence(tok, ents[h]) == _sentence(tok, ents[t])]
+    pairs = data.draw(st.lists(st.sampled_from(same_sentence), unique=True, max_size=4)) if same_sentence else []
+    rels = [PredictedRelation("R", h, t, 0.5) for h, t in pairs]
+    pred = Prediction(text, tok.words, tok.offsets, tok.sentences, ents, rels, {"document": "x"})
+    expected = ({(e.type, e.char_start, e.char_end) for e in ents},
+                {("R", _key(ents[h]), _key(ents[t])) for h, t in pairs})
+    root = tmp_path_factory.mktemp("rt")
+    for fmt, name, kw in (("brat", "b", {}), ("doccano", "d.jsonl", {}), ("labelstudio", "l.json",
+                                                                          {"pick": "prediction"})):
+        w = open_exporter(fmt, root / name)
+        w.add(pred)
+        w.commit()
+        r = run_import(fmt, root / name, ImportOptions(strict=True), **kw)
+        got_e, got_r = set(), set()
+        for rec in r.records:
+            o = rec["char_offsets"]
+            spans = [(x["type"], o[x["start"]][0], o[x["end"] - 1][1]) for x in rec["entities"]]
+            got_e |= set(spans)
+            got_r |= {(x["type"], spans[x["head"]], spans[x["tail"]]) for x in rec["relations"]}
+        assert (got_e, got_r) == expected, fmt
+
+
+_TOK: list[TextTokenizer] = []
+
+
+def _tokenizer() -> TextTokenizer:
+    if not _TOK:
+        _TOK.append(TextTokenizer())
+    return _TOK[0]
+
+
+def _sentence(tok, e):
+    return next(i for i, (s, end) in enumerate(tok.sentences) if s <= e.start < end)
+
+
+def _key(e):
+    return (e.type, e.char_start, e.char_end)

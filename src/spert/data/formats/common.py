@@ -184,7 +184,8 @@ def check_fragments(path: Any, line: int | None, eid: str, text: str, fragments:
 
 
 def _flat(s: str) -> str:
-    return s.replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
+    """Line breaks as spaces, one per character, so the quoted text keeps the span's length."""
+    return s.replace("\r", " ").replace("\n", " ")
 
 
 def read_text(path: Any) -> str:
