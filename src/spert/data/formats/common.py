@@ -46,6 +46,7 @@ EMPTY_ENTITY = "entity without a visible character dropped"
 DUPLICATE_ENTITY = "duplicate entity (same type and words) merged"
 TOO_LONG = "entity longer than max_span_size words dropped"
 OVERLAPPING = "overlapping entity dropped (--no-overlap)"
+ENTITY_CUT = "entity longer than the encoder takes dropped"
 RELATION_UNKNOWN_ID = "relation to an unknown id dropped"
 RELATION_DROPPED = "relation to a dropped or skipped annotation dropped"
 RELATION_SELF = "relation from an entity to itself dropped"
@@ -336,6 +337,10 @@ def _convert_document(doc: SourceDocument, tok: TokenizedText, options: ImportOp
     for g, group in enumerate(groups):
         for w in range(group[0][0], group[-1][1]):
             group_of[w] = g
+    for i in sorted(alive):  # only an entity of more subwords than the encoder takes: no window holds it
+        if group_of[entities[i].start] != group_of[entities[i].end - 1]:
+            summary.change(ENTITY_CUT, entities[i].where)
+            alive.discard(i)
 
     # relations: by record, with local entity indices
     rels_by_group: dict[int, list[tuple[str, int, int]]] = {}
@@ -442,7 +447,7 @@ def _fit(groups: list[list[tuple[int, int]]], counts: list[int], budget: int,
                 cut = w
                 while cut > start and cut in inside:
                     cut -= 1
-                if cut == start:  # an entity longer than a window: cut through it rather than fail
+                if cut == start:  # an entity longer than a window: cut through it (it is dropped, and counted)
                     cut = w
                 out.append([(start, cut)])
                 start, used = cut, _SPECIAL + sum(counts[cut:w])
