@@ -157,3 +157,8 @@ def test_strict_refuses_a_relation_cut_by_a_window(tmp_path):
     with pytest.raises(SpertError, match=r"d2\.ann: line 4: \*: relation across the pieces .*--strict refuses"):
         run_import("brat", root, ImportOptions(max_subwords=6, strict=True),
                    subword_counts=lambda words: [1] * len(words))
+
+
+def test_relation_head_is_arg1_wherever_written(tmp_path):
+    root = write_brat(tmp_path / "b", {"d2": (BRAT_D2_TXT, BRAT_D2_ANN.replace("Arg1:T3 Arg2:T1", "Arg2:T1 Arg1:T3"))})
+    assert run_import("brat", root).records == BRAT_RECORDS[2:]

@@ -103,6 +103,8 @@ def parse_ann(path: Path, content: str, doc: SourceDocument, summary: ImportSumm
             args = [a.split(":", 1) for a in head[1:]]
             if len(args) != 2 or any(len(a) != 2 or not a[1] for a in args):
                 raise fail("a relation needs 'Type Arg1:ID Arg2:ID'")
+            if {args[0][0], args[1][0]} == {"Arg1", "Arg2"}:
+                args.sort()  # the head is Arg1 wherever it is written
             doc.relations.append(SourceRelation(head[0], args[0][1], args[1][1], where))
         elif kind == "*":
             members = head[1:]
