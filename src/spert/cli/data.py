@@ -47,7 +47,8 @@ def summary_path(output: Path) -> Path:
                                    "invalid JSON) stops with an error naming file, line and id; nothing is "
                                    "written then.")
 def import_(fmt: str = typer.Argument(..., metavar="FORMAT", help="brat, doccano or labelstudio"),
-            source: Path = typer.Argument(..., metavar="SOURCE", help="brat: a directory of .txt/.ann; doccano: .jsonl; "
+            source: Path = typer.Argument(..., metavar="SOURCE",
+                                          help="brat: a directory of .txt/.ann; doccano: .jsonl; "
                                                     "labelstudio: the JSON export"),
             output: Path = typer.Option(..., "--output", "-o", help="SpERT JSON to write (.json; .jsonl: JSON Lines)"),
             types_output: Path = typer.Option(..., "--types-output", help="types file to write"),

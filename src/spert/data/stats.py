@@ -47,7 +47,8 @@ class DataStats:
         for title, table in (("entities", self.entities), ("relations", self.relations)):
             lines.append(f"{title} {sum(table.values())}:" + "".join(f"\n  {n:7d}  {t}" for t, n in
                                                                      sorted(table.items())))
-        lines.append("entity lengths (words): " + ", ".join(f"{k}: {v}" for k, v in sorted(self.entity_lengths.items())))
+        lengths = ", ".join(f"{k}: {v}" for k, v in sorted(self.entity_lengths.items()))
+        lines.append(f"entity lengths (words): {lengths}")
         lines.append(f"longer than max_span_size={self.max_span_size}: {self.longer_than_max_span} "
                      "(never candidates: SpERT cannot find them)")
         lines.append(f"nested entity pairs {self.nested_pairs}, crossing entity pairs {self.crossing_pairs}")
