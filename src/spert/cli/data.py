@@ -49,7 +49,7 @@ def summary_path(output: Path) -> Path:
 def import_(fmt: str = typer.Argument(..., metavar="FORMAT", help="brat, doccano or labelstudio"),
             source: Path = typer.Argument(..., metavar="SOURCE",
                                           help="brat: a directory of .txt/.ann; doccano: .jsonl; "
-                                                    "labelstudio: the JSON export"),
+                                               "labelstudio: the JSON export"),
             output: Path = typer.Option(..., "--output", "-o", help="SpERT JSON to write (.json; .jsonl: JSON Lines)"),
             types_output: Path = typer.Option(..., "--types-output", help="types file to write"),
             discontinuous: str = typer.Option("skip", "--discontinuous",
