@@ -13,8 +13,9 @@ Other result types (choices, text areas, ...) are counted and skipped. Per task,
 annotation is read: the ``latest`` (by ``updated_at``, else ``created_at``, else
 position) or the ``first`` not cancelled one; or, with ``pick="prediction"``, the
 latest prediction (to read back pre-annotations). A task without one is skipped and
-counted. Offsets are characters of the text; Label Studio's editor counts UTF-16 code
-units, so a span that matches its quoted text only in UTF-16 units is converted.
+counted. Offsets are characters (code points) of the text, as Label Studio stores them
+since 2022; older versions counted UTF-16 code units (an emoji counts two), so a region
+whose quoted text matches only in UTF-16 units is converted.
 """
 
 from __future__ import annotations
