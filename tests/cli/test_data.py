@@ -17,6 +17,7 @@ from annotation_fixtures import (
 from typer.testing import CliRunner
 
 from spert.cli import app
+from spert.errors import SpertError
 from spert.train.config import load_config
 from spert.train.loop import train
 
@@ -48,9 +49,9 @@ def test_errors_are_one_line_exit_2_and_leave_no_output(tmp_path, doccano_file):
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.strip() == f"error: {bad / 'd.ann'}: line 1: T1: the annotation quotes 'Bib' but the " \
                                  "text at 0-3 is 'Bob'"
-    res = _spert("data", "import", "doccano", doccano_file, "-o", out / "x.json", "--types-output",
-                 out / "t.json", "--strict")
-    assert res.returncode == 2 and res.stderr.strip().endswith("(--strict refuses every change)")
+    res = runner.invoke(app, ["data", "import", "doccano", str(doccano_file), "-o", str(out / "x.json"),
+                              "--types-output", str(out / "t.json"), "--strict"])
+    assert isinstance(res.exception, SpertError) and str(res.exception).endswith("(--strict refuses every change)")
     assert not out.exists()
 
 
@@ -60,7 +61,7 @@ def test_brat_in_train_predict_brat_out_import_again(tmp_path, brat_dir, tiny_en
     assert res.exit_code == 0, res.output
     assert json.loads(data.read_text(encoding="utf-8")) == BRAT_RECORDS
     cfg = load_config(None, dict(train_path=str(data), types_path=str(types), output_dir=str(tmp_path / "run"),
-                                 encoder=str(tiny_encoder_dir), epochs=20, batch_size=3, lr=5e-3, lr_warmup=0.0,
+                                 encoder=str(tiny_encoder_dir), epochs=12, batch_size=3, lr=5e-3, lr_warmup=0.0,
                                  eval_every=0, neg_entity_count=10, neg_relation_count=10, log_every=50))
     train(cfg, show_progress=False)
     model = tmp_path / "run" / "model"
