@@ -6,7 +6,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from spert.data.formats.brat import read_brat
-from spert.data.formats.common import ImportOptions, ImportResult, ImportSummary, convert
+from spert.data.formats.common import ImportOptions, ImportResult, ImportSummary
+from spert.data.formats.convert import convert
 from spert.data.formats.doccano import read_doccano
 from spert.data.formats.labelstudio import read_labelstudio
 from spert.data.text import TextTokenizer
