@@ -15,7 +15,9 @@ Conversion, per document:
 4. Records. ``split``: one record per sentence (sentences that an entity crosses are
    merged first); ``keep``: one record per document, cut at sentence boundaries into
    pieces of at most ``max_subwords`` encoder subwords when a tokenizer count is given.
-   A relation whose entities end up in different records is dropped and counted.
+   In both, a sentence longer than ``max_subwords`` is cut into windows between
+   entities (:func:`_fit`), as training refuses longer inputs. A relation whose
+   entities end up in different records is dropped and counted.
 
 Every record keeps where it came from: ``document`` (the source id), ``sentence``
 (index of its first sentence in the document), ``char_offsets`` (every word's
