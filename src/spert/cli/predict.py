@@ -42,6 +42,10 @@ def predict(input: str = typer.Argument(..., metavar="INPUT",
                                                            "(default: rule-based English, no download)"),
             skip_errors: bool = typer.Option(False, "--skip-errors",
                                              help="skip bad input lines (reported on stderr) instead of stopping"),
+            export_format: Optional[str] = typer.Option(None, "--format",
+                                                        help="pre-annotations for correction: brat (-o is a "
+                                                             "directory), doccano (.jsonl) or labelstudio (.json, "
+                                                             "with scores)"),
             quiet: bool = QUIET, verbose: bool = VERBOSE) -> None:
     """Extract entities and relations from raw text, JSON Lines or SpERT JSON (streaming)."""
     from spert.infer.extractor import SpERT
@@ -55,7 +59,7 @@ def predict(input: str = typer.Argument(..., metavar="INPUT",
         summary = run_predict(extractor, input, output, in_format=input_format, out_format=output_format,
                               chunk_size=chunk_size, batch_size=batch_size, rel_filter_threshold=threshold,
                               no_overlap=no_overlap, given_entities=given_entities, skip_errors=skip_errors,
-                              progress=not quiet)
+                              progress=not quiet, export=export_format)
     except BrokenPipeError:  # e.g. piped into head: the reader has gone, nothing to report
         sys.stderr.close()
         sys.exit(1)

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator
 
+from spert.infer.export import open_exporter
 from spert.infer.extractor import SpERT
 from spert.infer.records import Input, parse_input
 from spert.atomic import AtomicFile
@@ -172,6 +173,9 @@ class OutputWriter:
         if fmt == "json":
             self.fh.write("[")
 
+    def add(self, prediction) -> None:
+        self.write(prediction.to_json())
+
     def write(self, record: dict[str, Any]) -> None:
         text = json.dumps(record, ensure_ascii=False)
         if self.fmt == "json":
@@ -202,8 +206,12 @@ def run_predict(model: SpERT, input_path: str, output_path: str | None, *, in_fo
                 out_format: str | None = None, chunk_size: int = 256, batch_size: int = 8,
                 rel_filter_threshold: float | None = None, no_overlap: bool = False,
                 given_entities: bool = False, skip_errors: bool = False,
-                progress: bool = True) -> PredictSummary:
-    """Predict every document of ``input_path`` and write the records; see the module's docs."""
+                progress: bool = True, export: str | None = None) -> PredictSummary:
+    """Predict every document of ``input_path`` and write the records; see the module's docs.
+
+    ``export`` (brat, doccano or labelstudio) writes pre-annotations for that tool instead
+    (:mod:`spert.infer.export`).
+    """
     from tqdm.auto import tqdm
 
     fin, fout = input_format(input_path, in_format), output_format(output_path, out_format)
@@ -221,7 +229,7 @@ def run_predict(model: SpERT, input_path: str, output_path: str | None, *, in_fo
 
     on_error = skip if skip_errors else None
     total = count_documents(input_path, fin) if progress and input_path != "-" else None
-    writer = OutputWriter(output_path, fout)
+    writer = open_exporter(export, output_path) if export else OutputWriter(output_path, fout)
     bar = tqdm(total=total, unit="doc", desc="predict", file=sys.stderr, disable=not progress, dynamic_ncols=True)
     try:
         chunk: list[Input] = []
@@ -250,7 +258,7 @@ def _predict_chunk(model: SpERT, chunk: list[Input], writer: OutputWriter, summa
                                  no_overlap=no_overlap, given_entities=given_entities, on_error=on_error)
     for p in preds:
         if p is not None:
-            writer.write(p.to_json())
+            writer.add(p)
             summary.documents += 1
     writer.flush()
     bar.update(len(chunk))

@@ -1,0 +1,38 @@
+"""One entry point for every format: read the source, convert, summarise."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from spert.data.formats.brat import read_brat
+from spert.data.formats.common import ImportOptions, ImportResult, ImportSummary
+from spert.data.formats.convert import convert
+from spert.data.formats.doccano import read_doccano
+from spert.data.formats.labelstudio import read_labelstudio
+from spert.data.text import TextTokenizer
+from spert.errors import SpertError
+
+FORMATS = ("brat", "doccano", "labelstudio")
+
+
+def import_annotations(fmt: str, source: str | Path, options: ImportOptions | None = None, *,
+                       tokenizer: TextTokenizer | None = None,
+                       subword_counts: Callable[[Sequence[str]], Sequence[int]] | None = None,
+                       pick: str = "latest", text_field: str | None = None) -> ImportResult:
+    """SpERT records, a types file and the summary of changes from an annotation tool's export.
+
+    ``pick`` and ``text_field`` apply to Label Studio only. Raises a :class:`SpertError`
+    for malformed input and, with ``options.strict``, for the first change.
+    """
+    options = options or ImportOptions()
+    summary = ImportSummary(strict=options.strict)
+    if fmt == "brat":
+        docs = read_brat(source, summary)
+    elif fmt == "doccano":
+        docs = read_doccano(source, summary)
+    elif fmt == "labelstudio":
+        docs = read_labelstudio(source, summary, pick=pick, text_field=text_field)  # type: ignore[arg-type]
+    else:
+        raise SpertError(f"unknown annotation format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return convert(docs, options, summary, tokenizer=tokenizer, subword_counts=subword_counts)
