@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from spert.cli.app import BATCH_SIZE, MODEL_DIR, NO_OVERLAP, QUIET, THRESHOLD, VERBOSE, app, setup_logging
+from spert.cli.app import (BATCH_SIZE, MODEL_DIR, NO_OVERLAP, QUIET, SEEDS, THRESHOLD, VERBOSE, app, finish_experiment,
+                           setup_logging)
 
 
 def _train_epilog() -> str:
@@ -22,13 +23,23 @@ def _train_epilog() -> str:
 def train(ctx: typer.Context,
           config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config file"),
           resume: bool = typer.Option(False, "--resume", help="continue the run in output_dir from its last checkpoint"),
-          quiet: bool = QUIET, verbose: bool = VERBOSE) -> None:
-    """Train a model. Any setting of the config can be overridden: --KEY VALUE."""
+          seeds: Optional[str] = SEEDS, quiet: bool = QUIET, verbose: bool = VERBOSE) -> None:
+    """Train a model. Any setting of the config can be overridden: --KEY VALUE.
+
+    With --seeds 42,43,44: one run per seed in OUTPUT_DIR/seed_S (each resumable: finished runs are
+    reused, interrupted ones resume) and OUTPUT_DIR/summary.{json,md} with mean and std."""
     from spert.train.config import load_config, parse_overrides
+    from spert.train.experiments import parse_int_list, run_experiment, seed_runs
     from spert.train.loop import train as run
 
     setup_logging(verbose)
     cfg = load_config(config, parse_overrides(list(ctx.args)))
+    if seeds is not None:
+        root = cfg.output_dir
+        records = run_experiment(seed_runs(cfg, parse_int_list(seeds, "seeds"), root), root,
+                                 f"spert train, seeds {seeds}", show_progress=not quiet)
+        finish_experiment(records, root)
+        return
     result = run(cfg, resume=resume, show_progress=not quiet)
     if result.metrics is not None:
         typer.echo(result.metrics.format())

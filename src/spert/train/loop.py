@@ -112,16 +112,22 @@ _RESUME_FREE = {"output_dir", "eval_batch_size", "log_every", "cpu"}
 _BEFORE_SETTING = {"pack_sequences": False, "compact_embeddings": False, "head_init": "torch"}
 
 
+def changed_settings(before: dict[str, Any], cfg: TrainConfig) -> str:
+    """The settings that differ between an earlier run's config (JSON) and ``cfg`` and change what
+    a run computes, as "key (was X, now Y), ..."; empty when none does."""
+    now = json.loads(cfg.model_dump_json())
+    before = {**_BEFORE_SETTING, **before}  # runs older than a setting ran without it
+    changed = sorted(k for k, v in before.items() if k not in _RESUME_FREE and now.get(k) != v)
+    return ", ".join(f"{k} (was {before[k]!r}, now {now.get(k)!r})" for k in changed)
+
+
 def _load_last(path: Path, model, optimizer, scheduler, cfg: TrainConfig) -> TrainerState:
     if not (path / "trainer_state.json").exists():
         raise SpertError(f"{path}: no resumable checkpoint (trainer_state.json) to resume from")
     meta = json.loads((path / "trainer_state.json").read_text())
-    now = json.loads(cfg.model_dump_json())
-    before = {**_BEFORE_SETTING, **meta["config"]}  # checkpoints older than a setting ran without it
-    changed = sorted(k for k, v in before.items() if k not in _RESUME_FREE and now.get(k) != v)
+    changed = changed_settings(meta["config"], cfg)
     if changed:
-        raise SpertError(f"{path}: cannot resume with changed settings: " + ", ".join(
-            f"{k} (was {before[k]!r}, now {now.get(k)!r})" for k in changed))
+        raise SpertError(f"{path}: cannot resume with changed settings: " + changed)
     model.load_state_dict(load_file(str(path / "model.safetensors")))
     optimizer.load_state_dict(optimizer_state_from_tensors(load_file(str(path / "optimizer.safetensors")),
                                                            meta["optimizer"]))
