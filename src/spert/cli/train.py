@@ -60,7 +60,7 @@ def evaluate(model: Path = MODEL_DIR,
     from spert.data.documents import read_documents
     from spert.data.schema import load_types
     from spert.errors import SpertError
-    from spert.eval.metrics import evaluate as score
+    from spert.eval.metrics import evaluate_predictions as score
     from spert.infer.decoding import predict_documents
     from spert.model.checkpoint import load_model
     from spert.runtime import set_cpu_threads
@@ -74,10 +74,10 @@ def evaluate(model: Path = MODEL_DIR,
                          "evaluate with the types the model was trained on")
     gold = read_documents(data, schema)
     preds = predict_documents(net, tokenizer, [d.tokens for d in gold], batch_size=batch_size,
-                              threshold=inference.resolve(threshold), no_overlap=no_overlap, path=data,
+                              threshold=inference.resolve(threshold), path=data,
                               progress=None if quiet else (lambda total: tqdm(total=total, desc="predict",
                                                                               unit="sent")))
-    metrics = score(gold, [p.to_document() for p in preds], no_overlap)
+    metrics = score(gold, preds, no_overlap)
     typer.echo(metrics.format())
     output.mkdir(parents=True, exist_ok=True)
     atomic_write_text(output / "metrics.json", json.dumps(metrics.to_json(), indent=2))

@@ -35,7 +35,7 @@ from spert.data.documents import Document, read_documents
 from spert.model.embedding import attach, restrict_to_training_vocabulary, unrestrict
 from spert.model.encoding import Encoding, encode_words_batch, load_tokenizer, resolve_encoder
 from spert.errors import SpertError
-from spert.eval.metrics import Metrics, evaluate
+from spert.eval.metrics import Metrics, evaluate_predictions
 from spert.infer.decoding import DocPrediction, check_lengths, max_subwords, predict_documents
 from spert.train.optim import (AdamWNoBiasCorrection, clip_grad_norm, linear_schedule, optimizer_state_from_tensors,
                     optimizer_state_tensors, parameter_groups)
@@ -75,12 +75,10 @@ def load_dataset(path: Path, schema, tokenizer, limit: int, max_docs: int | None
 def evaluate_model(model, tokenizer, data: Dataset, cfg: TrainConfig, device,
                    show_progress: bool) -> tuple[Metrics, list[DocPrediction]]:
     preds = predict_documents(model, tokenizer, [d.tokens for d in data.docs], batch_size=cfg.eval_batch_size,
-                              threshold=cfg.rel_filter_threshold, no_overlap=cfg.no_overlap, device=device,
-                              encodings=data.encodings,
+                              threshold=cfg.rel_filter_threshold, device=device, encodings=data.encodings,
                               progress=(lambda total: tqdm(total=total, desc="evaluate", unit="sent",
                                                            leave=False)) if show_progress else None)
-    pred_docs = [p.to_document() for p in preds]
-    return evaluate(data.docs, pred_docs, cfg.no_overlap), preds
+    return evaluate_predictions(data.docs, preds, cfg.no_overlap), preds
 
 
 def _append_csv(path: Path, row: dict[str, Any]) -> None:
