@@ -3,8 +3,6 @@
 import json
 import math
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -195,24 +193,41 @@ def _short_docs(tmp_path, n):
     return path
 
 
-def _spert(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "spert", *map(str, args)], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+def _spert(*args):
+    from typer.testing import CliRunner
+
+    from spert.cli import app
+
+    res = CliRunner().invoke(app, [str(a) for a in args])
+    assert res.exit_code == 0, (res.output, res.exception)
+    return res
+
+
+def _tiny(encoder):
+    return ["--types_path", CONLL04 / "conll04_types.json", "--encoder", encoder, "--epochs", "1",
+            "--neg_entity_count", "5", "--neg_relation_count", "5", "--max_span_size", "3", "-q"]
 
 
 def test_cv_end_to_end_on_split_files(tmp_path, tiny_encoder_dir):
     """spert data split --folds 2, then spert cv with the ADE config pointed at the files: real training."""
     data = _short_docs(tmp_path, 8)
-    res = _spert("data", "split", data, "--folds", "2", "-o", tmp_path / "folds", "--name", "ade")
-    assert res.returncode == 0, res.stderr
-    common = ["--types_path", CONLL04 / "conll04_types.json", "--encoder", tiny_encoder_dir, "--epochs", "1",
-              "--neg_entity_count", "5", "--neg_relation_count", "5", "--max_span_size", "3", "-q"]
+    _spert("data", "split", data, "--folds", "2", "-o", tmp_path / "folds", "--name", "ade")
     res = _spert("cv", "-c", ROOT / "configs" / "ade.yaml", "--train_path", tmp_path / "folds/ade_split_0_train.json",
-                 "--test_path", tmp_path / "folds/ade_split_0_test.json", "--output_dir", tmp_path / "cv", *common)
-    assert res.returncode == 0, res.stderr
+                 "--test_path", tmp_path / "folds/ade_split_0_test.json", "--output_dir", tmp_path / "cv",
+                 *_tiny(tiny_encoder_dir))
     summary = json.loads((tmp_path / "cv" / "summary.json").read_text())
     assert [(r["fold"], r["status"]) for r in summary["runs"]] == [(0, "done"), (1, "done")]
     for k in (0, 1):
         metrics = json.loads((tmp_path / "cv" / f"fold_{k}" / "seed_42" / "metrics.json").read_text())
         assert metrics["split"] == "test" and metrics["data"].endswith(f"ade_split_{k}_test.json")
-    assert "| cv |" in res.stdout and "REL+ macro" in res.stdout
+    assert "| cv |" in res.output and "REL+ macro" in res.output
+
+
+def test_train_with_seeds_end_to_end(tmp_path, tiny_encoder_dir):
+    data = _short_docs(tmp_path, 4)
+    res = _spert("train", "-c", ROOT / "configs" / "conll04.yaml", "--train_path", data, "--test_path", data,
+                 "--output_dir", tmp_path / "t", "--seeds", "1,2", *_tiny(tiny_encoder_dir))
+    assert (tmp_path / "t" / "seed_1" / "model").is_dir() and (tmp_path / "t" / "seed_2" / "metrics.json").exists()
+    summary = json.loads((tmp_path / "t" / "summary.json").read_text())
+    assert summary["groups"][0]["seeds"] == [1, 2] and summary["groups"][0]["done"] == 2
+    assert "± " in res.output
