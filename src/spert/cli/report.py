@@ -24,6 +24,7 @@ def report(run_dir: Path = typer.Argument(..., help="a spert train output direct
     """One self-contained HTML page (and Markdown) about a training run: learning curves, per-type
     scores, the entity type confusion matrix, a relation threshold sweep and error examples linked to
     the gold-versus-predicted view (comparison.html, as spert render --gold writes it)."""
+    import torch
     from tqdm.auto import tqdm
 
     from spert.eval.report import build_report, write_report
@@ -32,6 +33,7 @@ def report(run_dir: Path = typer.Argument(..., help="a spert train output direct
     setup_logging(verbose)
     set_cpu_threads()
     rep = build_report(run_dir, data=data, max_docs=max_docs, examples=examples, sweep=sweep, batch_size=batch_size,
+                       device="cuda" if torch.cuda.is_available() else "cpu",
                        progress=None if quiet else (lambda total: tqdm(total=total, desc="predict", unit="sent")))
     for path in write_report(rep, output or run_dir / "report"):
         typer.echo(f"wrote {path}")

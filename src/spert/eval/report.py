@@ -208,6 +208,7 @@ def build_report(run_dir: Path, *, data: Path | None = None, max_docs: int | Non
 
     if (model_dir / "model.safetensors").exists():
         model, tokenizer, inference = load_model(model_dir)
+        model.to(device)
         schema, threshold = model.schema, inference.rel_filter_threshold
         gold = read_documents(data, schema)[:max_docs]
         floor = min(SWEEP[0], threshold) if sweep else threshold

@@ -9,6 +9,7 @@ so it is there, with unfinished runs marked, however far the experiment got.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import math
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
 
+import torch
 import yaml
 
 from spert.atomic import atomic_write_text
@@ -215,6 +217,9 @@ def run_experiment(specs: Sequence[RunSpec], root: Path, title: str, *, show_pro
             log.error("[%d/%d] %s failed: %s", i + 1, len(records), spec.name, e)
             log.debug("traceback", exc_info=True)
             records[i] = RunRecord(spec, "failed", error=f"{type(e).__name__}: {e}")
+        gc.collect()  # the finished run's model and optimiser go before the next run's arrive
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
         write_summary(records, root, title)
     return records
 
