@@ -45,7 +45,7 @@ def cv(ctx: typer.Context,
     finish_experiment(records, root)
 
 
-@app.command(context_settings=_EXTRA)
+@app.command(context_settings=_EXTRA, options_metavar="CONFIG... [OPTIONS] [--KEY VALUE ...]")
 def ablate(ctx: typer.Context,
            output_dir: Path = typer.Option(Path("runs/ablations"), "--output-dir", "-o",
                                            help="one directory per config and seed goes here, and the table"),
