@@ -8,7 +8,7 @@ import pytest
 
 from paths import CONLL04
 from spert.data.documents import Document, Entity, Relation, read_documents
-from spert.eval.report import (NONE, at_threshold, build_report, confusion_matrix, error_examples, threshold_sweep,
+from spert.eval.report import (at_threshold, build_report, confusion_matrix, error_examples, threshold_sweep,
                                write_report)
 from spert.infer.decoding import DocPrediction, ScoredEntity, ScoredRelation, predict_documents
 from spert.infer.records import Prediction
