@@ -256,6 +256,7 @@ def make_figures(report: Report) -> dict[str, bytes]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     figs: dict[str, bytes] = {}
     if report.log_rows:
@@ -279,8 +280,9 @@ def make_figures(report: Report) -> dict[str, bytes]:
     if report.eval_rows:
         fig, ax = plt.subplots(figsize=(7.5, 3.0))
         x = [r["epoch"] for r in report.eval_rows]
-        for key, label in (("ner_f1", "NER"), ("rel_f1", "REL"), ("rel_plus_f1", "REL+")):
-            ax.plot(x, [r.get(key, float("nan")) for r in report.eval_rows], marker="o", label=label)
+        for key, label, style in (("ner_f1", "NER", "-"), ("rel_plus_f1", "REL+", "-"), ("rel_f1", "REL", "--")):
+            ax.plot(x, [r.get(key, float("nan")) for r in report.eval_rows], marker="o", ls=style, label=label)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel("micro F1 (%)")
         ax.set_title("Validation scores (eval.csv)")
@@ -352,8 +354,9 @@ def _context(report: Report, images: dict[str, str]) -> dict[str, Any]:
     cfg = report.config
     settings = {k: cfg.get(k) for k in ("encoder", "epochs", "batch_size", "lr", "seed", "max_span_size",
                                          "neg_entity_count", "neg_relation_count", "negatives", "context",
-                                         "pooling", "freeze_encoder", "random_init", "head_init", "train_path")
-                if k in cfg}
+                                         "pooling", "freeze_encoder", "random_init", "head_init", "train_path",
+                                         "max_train_docs", "valid_path")
+                if cfg.get(k) is not None}
     best = report.best_sweep
     return {"title": f"SpERT run report: {report.run_dir.name}", "r": report, "tasks": report.metrics.tasks(),
             "task_titles": TASK_TITLES, "settings": settings, "images": images, "groups": ERROR_GROUPS,
