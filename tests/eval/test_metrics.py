@@ -3,7 +3,8 @@
 import pytest
 
 from spert.data.documents import Document, Entity, Relation
-from spert.eval.metrics import evaluate, remove_overlapping, score
+from spert.eval.metrics import evaluate, evaluate_predictions, remove_overlapping, score
+from spert.infer.decoding import DocPrediction, ScoredEntity, ScoredRelation, drop_overlapping
 
 
 def test_micro_macro_per_type_by_hand():
@@ -71,3 +72,41 @@ def test_no_overlap_applies_to_gold_and_prediction():
     pred = _doc([("Drug", 5, 6)], [])
     assert evaluate([gold], [pred]).ner.micro.f1 < 100
     assert evaluate([gold], [pred], no_overlap=True).ner.micro.f1 == pytest.approx(100)
+
+
+def _ade_case():
+    """Issue 12's case: gold Drug(5,6) -> Adverse-Effect(1,3), the Adverse-Effect overlapping Drug(0,2)."""
+    tokens = tuple("a b c d e f g".split())
+    ents = [("Drug", 0, 2), ("Adverse-Effect", 1, 3), ("Drug", 5, 6)]
+    gold = Document(tokens, tuple(Entity(*e) for e in ents), (Relation("Adverse-Effect", 2, 1),))
+    pred = DocPrediction(tokens, [ScoredEntity(*e, 0.9) for e in ents], [ScoredRelation("Adverse-Effect", 2, 1, 0.8)])
+    return gold, pred
+
+
+def test_ade_relation_whose_entity_overlaps_a_third_still_scores():
+    gold, pred = _ade_case()
+    m = evaluate_predictions([gold], [pred], no_overlap=True)
+    # the reference: NER keeps only Drug(5,6); the relation stays (its head and tail do not overlap)
+    assert m.ner.micro.f1 == pytest.approx(100) and m.ner.micro.support == 1
+    assert m.rel.micro.f1 == pytest.approx(100) and m.rel_plus.micro.f1 == pytest.approx(100)
+    assert m.rel_plus.micro.support == 1
+    # what predict --no-overlap outputs: Drug(0,2) goes, the relation and both its entities stay
+    assert [(e.type, e.start, e.end) for e in pred.entities] == [("Adverse-Effect", 1, 3), ("Drug", 5, 6)]
+    assert pred.relations == [ScoredRelation("Adverse-Effect", 1, 0, 0.8)]
+
+
+def test_ade_missing_the_relation_scores_zero_rel_plus():
+    gold, pred = _ade_case()
+    pred.relations = []
+    m = evaluate_predictions([gold], [pred], no_overlap=True)
+    assert m.rel_plus.micro.f1 == 0 and m.ner.micro.f1 == pytest.approx(100)
+
+
+def test_drop_overlapping_removes_relations_between_overlapping_entities():
+    tokens = tuple("a b c d".split())
+    d = DocPrediction(tokens, [ScoredEntity("Drug", 0, 2, 0.9), ScoredEntity("Adverse-Effect", 1, 3, 0.9),
+                               ScoredEntity("Drug", 3, 4, 0.9)],
+                      [ScoredRelation("Adverse-Effect", 0, 1, 0.7)])
+    drop_overlapping(d)
+    assert [(e.start, e.end) for e in d.entities] == [(3, 4)] and d.relations == []
+

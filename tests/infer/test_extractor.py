@@ -102,9 +102,23 @@ def test_threshold_and_no_overlap(model):
     [high] = model.predict(TEXT, rel_filter_threshold=0.9999)
     assert len(low.relations) > len(default.relations) > len(high.relations)
     assert all(r.score >= 0.2 for r in low.relations)
-    [flat] = model.predict(TEXT, no_overlap=True)
-    spans = sorted((e.start, e.end) for e in flat.entities)
-    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+    [full] = model.predict(TEXT, rel_filter_threshold=0.2)
+    [flat] = model.predict(TEXT, rel_filter_threshold=0.2, no_overlap=True)
+    spans = [(e.start, e.end) for e in flat.entities]
+
+    def overlap(a, b):
+        return a[0] < b[1] and b[0] < a[1]
+
+    # the ADE rule: no relation between overlapping entities; an entity overlapping another
+    # stays only as the head or tail of a relation that stays
+    assert not any(overlap(spans[r.head], spans[r.tail]) for r in flat.relations)
+    arguments = {i for r in flat.relations for i in (r.head, r.tail)}
+    assert all(i in arguments or not any(j != i and overlap(s, o) for j, o in enumerate(spans))
+               for i, s in enumerate(spans))
+    full_spans = [(e.start, e.end) for e in full.entities]
+    kept = {(full_spans[r.head], full_spans[r.tail], r.type) for r in full.relations
+            if not overlap(full_spans[r.head], full_spans[r.tail])}
+    assert {(spans[r.head], spans[r.tail], r.type) for r in flat.relations} == kept
 
 
 def test_json_round_trip(model):

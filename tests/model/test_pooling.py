@@ -70,3 +70,42 @@ def test_lean_never_builds_queries_by_subwords():
     levels = pooler.table.shape[0] // N
     assert pooler.table.shape == (levels * N, h.shape[-1])
     assert levels == longest.bit_length()
+
+
+WORDS = [["Unbelievably", "photosynthesis", "in", "Zürich", "overshadowed", "the", "antidisestablishmentarianism"],
+         ["Hydroxychloroquine", "nephrotoxicity", "."]]
+
+
+@pytest.mark.parametrize("mode", ["max", "mean", "sum"])
+def test_poolers_against_subword_ranges_from_the_tokenizer(tiny_encoder_dir, mode):
+    """Word ranges pooled by the lean and naive poolers (through collate's word map) against subword
+    ranges taken independently from the tokenizer's own word ids, over words of several subwords."""
+    from spert.model.batch import collate
+    from spert.model.encoding import encode_words_batch, load_tokenizer
+    from spert.model.spans import inference_sample
+
+    tok = load_tokenizer(str(tiny_encoder_dir))
+    encs = encode_words_batch(tok, WORDS)
+    batch = collate(encs, [inference_sample(e.num_words, 10) for e in encs], tok.pad_token_id)
+    assert max(e.word_end[i] - e.word_start[i] for e in encs for i in range(e.num_words)) >= 3
+    B, T, H = batch.input_ids.shape[0], batch.input_ids.shape[1], 5
+    h = torch.randn(B, T, H, generator=torch.Generator().manual_seed(3))
+    N, longest = int(batch.num_words.sum()), max(len(w) for w in WORDS)
+    lean = build_pooler("lean", mode, h, batch.token_word, N, longest)
+    naive = NaivePooler(h, batch.token_word, mode)
+    doc, left, right, expected = [], [], [], []
+    offset = 0
+    for b, words in enumerate(WORDS):
+        word_ids = tok(words, is_split_into_words=True).word_ids()  # None for [CLS]/[SEP]
+        assert list(batch.input_ids[b, :len(word_ids)]) == tok(words, is_split_into_words=True)["input_ids"]
+        for l in range(len(words) + 1):
+            for r in range(len(words) + 1):
+                pos = [t for t, w in enumerate(word_ids) if w is not None and l <= w < r]
+                x = h[b, pos]
+                ref = torch.zeros(H) if not pos else {"max": x.max(0).values, "sum": x.sum(0),
+                                                      "mean": x.mean(0)}[mode]
+                doc.append(b), left.append(offset + l), right.append(offset + r), expected.append(ref)
+        offset += len(words)
+    doc, left, right, expected = torch.tensor(doc), torch.tensor(left), torch.tensor(right), torch.stack(expected)
+    torch.testing.assert_close(lean.pool(doc, left, right), expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(naive.pool(doc, left, right), expected, rtol=1e-5, atol=1e-6)

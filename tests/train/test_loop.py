@@ -9,6 +9,8 @@ import torch
 from safetensors.torch import load_file
 
 from paths import CONLL04
+from spert.data.documents import Document, Entity, Relation
+from spert.infer.decoding import DocPrediction, ScoredEntity, ScoredRelation
 from spert.model.checkpoint import load_model
 from spert.train.config import load_config
 from spert.train.loop import train
@@ -126,3 +128,27 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path, tiny_encoder_dir):
 
     with pytest.raises(SpertError, match="nothing to resume"):
         train(_cfg(tmp_path, tiny_encoder_dir), resume=True, show_progress=False)
+
+
+def test_training_evaluation_scores_before_dropping(monkeypatch):
+    """The training loop's evaluation must score the raw prediction (the reference's rule), not the
+    prediction cut for output."""
+    from spert.train import loop
+    from spert.train.config import TrainConfig
+
+    tokens = tuple("a b c d e f g".split())
+    ents = [("Drug", 0, 2), ("Adverse-Effect", 1, 3), ("Drug", 5, 6)]  # issue 12's case
+    gold = Document(tokens, tuple(Entity(*e) for e in ents), (Relation("Adverse-Effect", 2, 1),))
+    pred = DocPrediction(tokens, [ScoredEntity(*e, 0.9) for e in ents], [ScoredRelation("Adverse-Effect", 2, 1, 0.8)])
+    seen = {}
+
+    def fake_predict(model, tokenizer, docs, **kw):
+        seen.update(kw)
+        return [pred]
+
+    monkeypatch.setattr(loop, "predict_documents", fake_predict)
+    cfg = TrainConfig(train_path="x", types_path="y", no_overlap=True)
+    metrics, preds = loop.evaluate_model(None, None, loop.Dataset("g", [gold], []), cfg, "cpu", False)
+    assert not seen.get("no_overlap", False)
+    assert metrics.rel_plus.micro.f1 == pytest.approx(100)
+    assert len(preds[0].relations) == 1

@@ -34,4 +34,18 @@ MODEL_DIR: Path = typer.Option(..., "--model", "-m", help="model directory (sper
 BATCH_SIZE = typer.Option(8, "--batch-size", min=1, help="sentences per batch")
 THRESHOLD: Optional[float] = typer.Option(None, "--rel-filter-threshold", min=0, max=1,
                                           help="relation threshold (default: the model's)")
-NO_OVERLAP = typer.Option(False, "--no-overlap", help="remove overlapping entities (ADE setting)")
+NO_OVERLAP = typer.Option(False, "--no-overlap", help="ADE setting: drop relations between overlapping entities, and "
+                          "entities overlapping another unless a relation that stays needs them (scores follow "
+                          "the reference: such an entity leaves NER, its relation counts)")
+SEEDS: Optional[str] = typer.Option(None, "--seeds", help="comma-separated seeds, one run each (e.g. 42,43,44)")
+
+
+def finish_experiment(records, root: Path) -> None:
+    """Print an experiment's summary table; exit 1 when a run failed (the others were kept)."""
+    typer.echo((root / "summary.md").read_text(encoding="utf-8"))
+    typer.echo(f"summary written to {root / 'summary.json'} and {root / 'summary.md'}")
+    failed = [r for r in records if r.status == "failed"]
+    if failed:
+        typer.echo(f"error: {len(failed)} of {len(records)} runs failed (see the summary); "
+                   "run the same command again to retry them", err=True)
+        raise typer.Exit(1)

@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from spert.cli.app import BATCH_SIZE, MODEL_DIR, NO_OVERLAP, QUIET, THRESHOLD, VERBOSE, app, setup_logging
+from spert.cli.app import (BATCH_SIZE, MODEL_DIR, NO_OVERLAP, QUIET, SEEDS, THRESHOLD, VERBOSE, app, finish_experiment,
+                           setup_logging)
 
 
 def _train_epilog() -> str:
@@ -22,13 +23,23 @@ def _train_epilog() -> str:
 def train(ctx: typer.Context,
           config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config file"),
           resume: bool = typer.Option(False, "--resume", help="continue the run in output_dir from its last checkpoint"),
-          quiet: bool = QUIET, verbose: bool = VERBOSE) -> None:
-    """Train a model. Any setting of the config can be overridden: --KEY VALUE."""
+          seeds: Optional[str] = SEEDS, quiet: bool = QUIET, verbose: bool = VERBOSE) -> None:
+    """Train a model. Any setting of the config can be overridden: --KEY VALUE.
+
+    With --seeds 42,43,44: one run per seed in OUTPUT_DIR/seed_S (each resumable: finished runs are
+    reused, interrupted ones resume) and OUTPUT_DIR/summary.{json,md} with mean and std."""
     from spert.train.config import load_config, parse_overrides
+    from spert.train.experiments import parse_int_list, run_experiment, seed_runs
     from spert.train.loop import train as run
 
     setup_logging(verbose)
     cfg = load_config(config, parse_overrides(list(ctx.args)))
+    if seeds is not None:
+        root = cfg.output_dir
+        records = run_experiment(seed_runs(cfg, parse_int_list(seeds, "seeds"), root), root,
+                                 f"spert train, seeds {seeds}", show_progress=not quiet)
+        finish_experiment(records, root)
+        return
     result = run(cfg, resume=resume, show_progress=not quiet)
     if result.metrics is not None:
         typer.echo(result.metrics.format())
@@ -49,7 +60,7 @@ def evaluate(model: Path = MODEL_DIR,
     from spert.data.documents import read_documents
     from spert.data.schema import load_types
     from spert.errors import SpertError
-    from spert.eval.metrics import evaluate as score
+    from spert.eval.metrics import evaluate_predictions as score
     from spert.infer.decoding import predict_documents
     from spert.model.checkpoint import load_model
     from spert.runtime import set_cpu_threads
@@ -63,10 +74,10 @@ def evaluate(model: Path = MODEL_DIR,
                          "evaluate with the types the model was trained on")
     gold = read_documents(data, schema)
     preds = predict_documents(net, tokenizer, [d.tokens for d in gold], batch_size=batch_size,
-                              threshold=inference.resolve(threshold), no_overlap=no_overlap, path=data,
+                              threshold=inference.resolve(threshold), path=data,
                               progress=None if quiet else (lambda total: tqdm(total=total, desc="predict",
                                                                               unit="sent")))
-    metrics = score(gold, [p.to_document() for p in preds], no_overlap)
+    metrics = score(gold, preds, no_overlap)
     typer.echo(metrics.format())
     output.mkdir(parents=True, exist_ok=True)
     atomic_write_text(output / "metrics.json", json.dumps(metrics.to_json(), indent=2))

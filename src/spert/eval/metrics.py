@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from spert.data.documents import Document, remove_overlapping
+from spert.infer.decoding import DocPrediction, drop_overlapping
 
 Item = tuple  # (...key, type): the type is always the last element
 
@@ -150,3 +151,16 @@ def evaluate(gold: Sequence[Document], pred: Sequence[Document], no_overlap: boo
     g = [gold_tuples(d, no_overlap) for d in gold]
     p = [gold_tuples(d, no_overlap) for d in pred]
     return Metrics(*(score([x[i] for x in g], [x[i] for x in p]) for i in range(len(TASKS))))
+
+
+def evaluate_predictions(gold: Sequence[Document], preds: Sequence[DocPrediction], no_overlap: bool = False) -> Metrics:
+    """Score a model's predictions (made without ``no_overlap``) against gold. With ``no_overlap``
+    the ADE rule applies in scoring, as in the reference evaluator (an entity overlapping another
+    leaves NER, a relation leaves REL/REL+ only when its head and tail overlap each other); then the
+    predictions are cut to what ``spert predict --no-overlap`` outputs (:func:`drop_overlapping`),
+    in place. Scoring the cut predictions instead could count an entity the rule removes."""
+    metrics = evaluate(gold, [p.to_document() for p in preds], no_overlap)
+    if no_overlap:
+        for p in preds:
+            drop_overlapping(p)
+    return metrics

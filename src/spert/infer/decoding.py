@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from spert.model.batch import Batch, collate
-from spert.data.documents import Document, Entity, Relation, remove_overlapping
+from spert.data.documents import Document, Entity, Relation, spans_overlap
 from spert.data.schema import RelationType
 from spert.model.encoding import Encoding, encode_words_batch
 from spert.errors import DataError
@@ -108,17 +108,20 @@ def add_relation(found: dict[tuple[int, int, str], float], head: int, tail: int,
 
 
 def drop_overlapping(d: DocPrediction) -> None:
-    """Drop entities that overlap another, and relations whose entities overlap or were dropped."""
-    ents = [(e.start, e.end, e.type, e.score) for e in d.entities]
-    kept, _ = remove_overlapping(ents, [])
-    new_index = {ents.index(e): i for i, e in enumerate(kept)}
-    rels = []
-    for r in d.relations:
-        h, t = d.entities[r.head], d.entities[r.tail]
-        if r.head in new_index and r.tail in new_index and (h.end <= t.start or t.end <= h.start):
-            rels.append(ScoredRelation(r.type, new_index[r.head], new_index[r.tail], r.score))
-    d.entities = [ScoredEntity(e[2], e[0], e[1], e[3]) for e in kept]
-    d.relations = rels
+    """The ADE setting on a prediction, as the reference evaluator applies it: drop relations whose
+    head and tail overlap each other, and entities that overlap another entity -- except the head
+    and tail of a relation that stays. The reference keeps such a relation (and scores it in REL
+    and REL+) although its entity is left out of NER; a record indexes its entities, so the
+    entity stays in the output to keep the relation. Scores must be computed on the prediction
+    before this step (``eval.metrics.evaluate(..., no_overlap=True)`` applies the rule itself)."""
+    spans = [(e.start, e.end) for e in d.entities]
+    rels = [r for r in d.relations if not spans_overlap(spans[r.head], spans[r.tail])]
+    needed = {i for r in rels for i in (r.head, r.tail)}
+    kept = [i for i, s in enumerate(spans)
+            if i in needed or not any(j != i and spans_overlap(s, o) for j, o in enumerate(spans))]
+    new_index = {old: new for new, old in enumerate(kept)}
+    d.entities = [d.entities[i] for i in kept]
+    d.relations = [ScoredRelation(r.type, new_index[r.head], new_index[r.tail], r.score) for r in rels]
 
 
 def max_subwords(model: SpERTModel, tokenizer) -> int:

@@ -115,18 +115,34 @@ def parse_overrides(args: list[str]) -> dict[str, Any]:
     return out
 
 
+BASE_KEY = "base"  # a config may start from another: ``base: ../conll04.yaml`` (relative to the file)
+
+
+def read_config_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A config file's settings, merged over those of its ``base`` file (recursively)."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a config must be a mapping of settings")
+    base = raw.pop(BASE_KEY, None)
+    if base is None:
+        return raw
+    base_path = (path.parent / str(base)).resolve()
+    if base_path in _seen:
+        raise ConfigError(f"{path}: '{BASE_KEY}' makes a cycle through {base_path}")
+    return {**read_config_file(base_path, (*_seen, base_path)), **raw}
+
+
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
     raw: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found") from None
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: a config must be a mapping of settings")
+        raw = read_config_file(path)
     raw.update(overrides or {})
     try:
         return TrainConfig(**raw)

@@ -35,7 +35,7 @@ from spert.data.documents import Document, read_documents
 from spert.model.embedding import attach, restrict_to_training_vocabulary, unrestrict
 from spert.model.encoding import Encoding, encode_words_batch, load_tokenizer, resolve_encoder
 from spert.errors import SpertError
-from spert.eval.metrics import Metrics, evaluate
+from spert.eval.metrics import Metrics, evaluate_predictions
 from spert.infer.decoding import DocPrediction, check_lengths, max_subwords, predict_documents
 from spert.train.optim import (AdamWNoBiasCorrection, clip_grad_norm, linear_schedule, optimizer_state_from_tensors,
                     optimizer_state_tensors, parameter_groups)
@@ -75,12 +75,10 @@ def load_dataset(path: Path, schema, tokenizer, limit: int, max_docs: int | None
 def evaluate_model(model, tokenizer, data: Dataset, cfg: TrainConfig, device,
                    show_progress: bool) -> tuple[Metrics, list[DocPrediction]]:
     preds = predict_documents(model, tokenizer, [d.tokens for d in data.docs], batch_size=cfg.eval_batch_size,
-                              threshold=cfg.rel_filter_threshold, no_overlap=cfg.no_overlap, device=device,
-                              encodings=data.encodings,
+                              threshold=cfg.rel_filter_threshold, device=device, encodings=data.encodings,
                               progress=(lambda total: tqdm(total=total, desc="evaluate", unit="sent",
                                                            leave=False)) if show_progress else None)
-    pred_docs = [p.to_document() for p in preds]
-    return evaluate(data.docs, pred_docs, cfg.no_overlap), preds
+    return evaluate_predictions(data.docs, preds, cfg.no_overlap), preds
 
 
 def _append_csv(path: Path, row: dict[str, Any]) -> None:
@@ -112,16 +110,22 @@ _RESUME_FREE = {"output_dir", "eval_batch_size", "log_every", "cpu"}
 _BEFORE_SETTING = {"pack_sequences": False, "compact_embeddings": False, "head_init": "torch"}
 
 
+def changed_settings(before: dict[str, Any], cfg: TrainConfig) -> str:
+    """The settings that differ between an earlier run's config (JSON) and ``cfg`` and change what
+    a run computes, as "key (was X, now Y), ..."; empty when none does."""
+    now = json.loads(cfg.model_dump_json())
+    before = {**_BEFORE_SETTING, **before}  # runs older than a setting ran without it
+    changed = sorted(k for k, v in before.items() if k not in _RESUME_FREE and now.get(k) != v)
+    return ", ".join(f"{k} (was {before[k]!r}, now {now.get(k)!r})" for k in changed)
+
+
 def _load_last(path: Path, model, optimizer, scheduler, cfg: TrainConfig) -> TrainerState:
     if not (path / "trainer_state.json").exists():
         raise SpertError(f"{path}: no resumable checkpoint (trainer_state.json) to resume from")
     meta = json.loads((path / "trainer_state.json").read_text())
-    now = json.loads(cfg.model_dump_json())
-    before = {**_BEFORE_SETTING, **meta["config"]}  # checkpoints older than a setting ran without it
-    changed = sorted(k for k, v in before.items() if k not in _RESUME_FREE and now.get(k) != v)
+    changed = changed_settings(meta["config"], cfg)
     if changed:
-        raise SpertError(f"{path}: cannot resume with changed settings: " + ", ".join(
-            f"{k} (was {before[k]!r}, now {now.get(k)!r})" for k in changed))
+        raise SpertError(f"{path}: cannot resume with changed settings: " + changed)
     model.load_state_dict(load_file(str(path / "model.safetensors")))
     optimizer.load_state_dict(optimizer_state_from_tensors(load_file(str(path / "optimizer.safetensors")),
                                                            meta["optimizer"]))

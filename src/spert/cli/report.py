@@ -1,0 +1,39 @@
+"""``spert report``: a readable page about one training run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from spert.cli.app import BATCH_SIZE, QUIET, VERBOSE, app, setup_logging
+
+
+@app.command()
+def report(run_dir: Path = typer.Argument(..., help="a spert train output directory"),
+           output: Optional[Path] = typer.Option(None, "--output", "-o", help="directory for the report "
+                                                 "(default: RUN_DIR/report)"),
+           data: Optional[Path] = typer.Option(None, "--data", "-d", help="gold data to evaluate on (default: the "
+                                               "run's test_path, else valid_path)"),
+           max_docs: Optional[int] = typer.Option(None, "--max-docs", min=1, help="only the first N documents "
+                                                  "(default: the run's max_eval_docs)"),
+           examples: int = typer.Option(5, "--examples", min=0, help="error examples shown per group"),
+           sweep: bool = typer.Option(True, "--sweep/--no-sweep", help="sweep the relation threshold"),
+           batch_size: int = BATCH_SIZE, quiet: bool = QUIET, verbose: bool = VERBOSE) -> None:
+    """One self-contained HTML page (and Markdown) about a training run: learning curves, per-type
+    scores, the entity type confusion matrix, a relation threshold sweep and error examples linked to
+    the gold-versus-predicted view (comparison.html, as spert render --gold writes it)."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from spert.eval.report import build_report, write_report
+    from spert.runtime import set_cpu_threads
+
+    setup_logging(verbose)
+    set_cpu_threads()
+    rep = build_report(run_dir, data=data, max_docs=max_docs, examples=examples, sweep=sweep, batch_size=batch_size,
+                       device="cuda" if torch.cuda.is_available() else "cpu",
+                       progress=None if quiet else (lambda total: tqdm(total=total, desc="predict", unit="sent")))
+    for path in write_report(rep, output or run_dir / "report"):
+        typer.echo(f"wrote {path}")

@@ -1,0 +1,298 @@
+"""Experiments made of several training runs: repeated seeds, k-fold cross-validation and ablations.
+
+Every run has its own output directory and is resumable: a finished run (``metrics.json``
+written by the same settings) is reused, an interrupted one resumes from its last checkpoint,
+a missing one is trained. The summary (mean and sample standard deviation over the finished
+runs of each group, and one row per run) is rewritten after every run, as JSON and Markdown,
+so it is there, with unfinished runs marked, however far the experiment got.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal, Sequence
+
+import torch
+import yaml
+
+from spert.atomic import atomic_write_text
+from spert.errors import ConfigError, SpertError
+from spert.eval.metrics import TASKS
+from spert.train.config import BASE_KEY, TrainConfig, load_config
+from spert.train.loop import changed_settings, train
+
+log = logging.getLogger(__name__)
+
+AVERAGES = ("micro", "macro")
+SCORE_KEYS = tuple(f"{task}_{avg}_f1" for task in TASKS for avg in AVERAGES)  # "ner_micro_f1", ...
+SCORE_TITLES = {"ner": "NER", "rel": "REL", "rel_plus": "REL+"}
+FOLD = "{fold}"  # the fold number's place in a split file pattern
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run of an experiment. Runs of the same ``group`` are averaged together."""
+
+    group: str
+    cfg: TrainConfig
+    fold: int | None = None
+    setting: str = ""  # what this group changes, for the table ("context=cls")
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.cfg.output_dir)
+
+    @property
+    def name(self) -> str:
+        fold = f"fold {self.fold} " if self.fold is not None else ""
+        return f"{self.group} {fold}seed {self.cfg.seed}"
+
+
+@dataclass
+class RunRecord:
+    spec: RunSpec
+    status: Literal["done", "failed", "pending"] = "pending"
+    scores: dict[str, float] = field(default_factory=dict)  # SCORE_KEYS -> F1
+    train_seconds: float | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"group": self.spec.group, "fold": self.spec.fold, "seed": self.spec.cfg.seed,
+                "status": self.status, "output_dir": str(self.spec.output_dir), "scores": self.scores,
+                "train_seconds": self.train_seconds, "error": self.error}
+
+
+# --- building the runs -------------------------------------------------------------------------
+
+def parse_int_list(text: str | None, what: str) -> list[int] | None:
+    """``"42,43,44"`` -> [42, 43, 44]; None stays None."""
+    if text is None:
+        return None
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"--{what}: expected comma-separated integers, got {text!r}") from None
+    if not values or len(set(values)) != len(values):
+        raise ConfigError(f"--{what}: expected distinct comma-separated integers, got {text!r}")
+    return values
+
+
+def _with(cfg: TrainConfig, **changes: Any) -> TrainConfig:
+    """A copy of ``cfg`` with some settings changed (validated)."""
+    return TrainConfig(**{**cfg.model_dump(), **changes})
+
+
+def seed_runs(cfg: TrainConfig, seeds: Sequence[int], root: Path, group: str = "train",
+              setting: str = "", fold: int | None = None) -> list[RunSpec]:
+    """One run per seed, each in ``root/seed_S``."""
+    return [RunSpec(group, _with(cfg, seed=s, output_dir=root / f"seed_{s}"), fold, setting) for s in seeds]
+
+
+def fold_pattern(path: Path, option: str) -> str:
+    """A split file pattern with ``{fold}``: given as such, or read off an ADE-layout file name
+    (``ade_split_0_train.json`` -> ``ade_split_{fold}_train.json``)."""
+    text = str(path)
+    if FOLD in text:
+        return text
+    name = re.sub(r"_split_\d+_", f"_split_{FOLD}_", path.name, count=1)
+    if name == path.name:
+        raise ConfigError(f"{path}: not a fold's file (NAME_split_K_PART.json); give --{option} with {FOLD}")
+    return str(path.with_name(name))
+
+
+def find_folds(pattern: str) -> list[int]:
+    """The fold numbers for which ``pattern`` names an existing file."""
+    path = Path(pattern)
+    if FOLD in str(path.parent):
+        raise ConfigError(f"{pattern}: {FOLD} may only appear in the file name")
+    head, _, tail = path.name.partition(FOLD)
+    rx = re.compile(re.escape(head) + r"(\d+)" + re.escape(tail) + "$")
+    found = (rx.match(p.name) for p in path.parent.glob(head + "*" + tail)) if path.parent.is_dir() else ()
+    return sorted(int(m.group(1)) for m in found if m)
+
+
+def cv_runs(cfg: TrainConfig, root: Path, seeds: Sequence[int], folds: Sequence[int] | None,
+            train_pattern: str, test_pattern: str) -> list[RunSpec]:
+    """One run per fold and seed, in ``root/fold_K/seed_S``, training on the fold's train file and
+    testing on its test file."""
+    for pattern in (train_pattern, test_pattern):
+        if FOLD not in pattern:
+            raise ConfigError(f"{pattern}: a split file pattern needs {FOLD}")
+    if folds is None:
+        folds = find_folds(train_pattern)
+        if not folds:
+            raise ConfigError(f"no split files match {train_pattern} (make them with 'spert data split --folds K')")
+    missing = [p for k in folds for p in (train_pattern.format(fold=k), test_pattern.format(fold=k))
+               if not Path(p).is_file()]
+    if missing:
+        raise ConfigError("split files not found: " + ", ".join(missing))
+    runs = []
+    for k in folds:
+        fold_cfg = _with(cfg, train_path=train_pattern.format(fold=k), test_path=test_pattern.format(fold=k))
+        runs += seed_runs(fold_cfg, seeds, root / f"fold_{k}", group="cv", fold=k)
+    return runs
+
+
+def ablation_setting(path: Path) -> str:
+    """What an ablation config changes: its own keys (not its base's), as ``key=value, ...``."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return ", ".join(f"{k}={v}" for k, v in raw.items() if k != BASE_KEY) or "(base)"
+
+
+def ablation_runs(configs: Sequence[Path], root: Path, seeds: Sequence[int] | None,
+                  overrides: dict[str, Any]) -> list[RunSpec]:
+    """One group per ablation config (named by its file), one run per seed in ``root/NAME/seed_S``."""
+    names = [Path(c).stem for c in configs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError("ablation configs need distinct file names; repeated: " + ", ".join(dupes))
+    runs = []
+    for path, name in zip(configs, names):
+        cfg = load_config(path, overrides)
+        runs += seed_runs(cfg, seeds or [cfg.seed], root / name, group=name, setting=ablation_setting(Path(path)))
+    return runs
+
+
+# --- running ------------------------------------------------------------------------------------
+
+def _finished(spec: RunSpec) -> RunRecord | None:
+    path = spec.output_dir / "metrics.json"
+    if not path.exists():
+        return None
+    return _record(spec, json.loads(path.read_text(encoding="utf-8")))
+
+
+def _record(spec: RunSpec, metrics: dict[str, Any]) -> RunRecord:
+    scores = {f"{t}_{a}_f1": float(metrics[t][a]["f1"]) for t in TASKS for a in AVERAGES}
+    return RunRecord(spec, "done", scores, metrics.get("train_seconds"))
+
+
+def check_runs(specs: Sequence[RunSpec]) -> None:
+    """Before anything trains: every run can be scored, no two share a directory, and a directory
+    an earlier run left holds the same settings (so reusing or resuming it is right)."""
+    dirs = [s.output_dir.resolve() for s in specs]
+    if len(set(dirs)) != len(dirs):
+        raise ConfigError("two runs of the experiment would share an output directory")
+    for s in specs:
+        if s.cfg.test_path is None and s.cfg.valid_path is None:
+            raise ConfigError(f"{s.name}: an experiment's runs need test_path or valid_path to be scored")
+        old = s.output_dir / "config.json"
+        if old.exists():
+            changed = changed_settings(json.loads(old.read_text(encoding="utf-8")), s.cfg)
+            if changed:
+                raise SpertError(f"{s.output_dir}: holds a run with other settings ({changed}); "
+                                 "remove it or choose another output directory")
+
+
+def run_experiment(specs: Sequence[RunSpec], root: Path, title: str, *, show_progress: bool = True,
+                   trainer: Callable[..., Any] = train) -> list[RunRecord]:
+    """Run (or reuse, or resume) every run in order, rewriting the summary after each; a run that
+    fails is recorded as failed and the others go on."""
+    check_runs(specs)
+    records = [_finished(s) or RunRecord(s) for s in specs]
+    write_summary(records, root, title)
+    todo = sum(r.status != "done" for r in records)
+    log.info("%s: %d runs, %d already finished, %d to train; summary in %s", title, len(records),
+             len(records) - todo, todo, root / "summary.md")
+    for i, rec in enumerate(records):
+        if rec.status == "done":
+            continue
+        spec = rec.spec
+        resume = (spec.output_dir / "last" / "trainer_state.json").exists()
+        log.info("[%d/%d] %s: %s in %s", i + 1, len(records), spec.name, "resuming" if resume else "training",
+                 spec.output_dir)
+        try:
+            result = trainer(spec.cfg, resume=resume, show_progress=show_progress)
+            records[i] = _record(spec, result.to_json())
+            log.info("[%d/%d] %s: %s", i + 1, len(records), spec.name, format_scores(records[i].scores))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as e:  # noqa: BLE001 - one failed run must not lose the others
+            log.error("[%d/%d] %s failed: %s", i + 1, len(records), spec.name, e)
+            log.debug("traceback", exc_info=True)
+            records[i] = RunRecord(spec, "failed", error=f"{type(e).__name__}: {e}")
+        gc.collect()  # the finished run's model and optimiser go before the next run's arrive
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        write_summary(records, root, title)
+    return records
+
+
+def format_scores(scores: dict[str, float]) -> str:
+    return ", ".join(f"{SCORE_TITLES[t]} {scores[f'{t}_micro_f1']:.2f}/{scores[f'{t}_macro_f1']:.2f}" for t in TASKS) \
+        + " (micro/macro F1)"
+
+
+# --- summary --------------------------------------------------------------------------------------
+
+def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (n - 1); the deviation is None for fewer than two values."""
+    if not values:
+        return None, None
+    m = sum(values) / len(values)
+    if len(values) < 2:
+        return m, None
+    return m, math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
+
+
+def summarize(records: Sequence[RunRecord], title: str) -> dict[str, Any]:
+    groups: dict[str, list[RunRecord]] = {}
+    for r in records:
+        groups.setdefault(r.spec.group, []).append(r)
+    out = []
+    for name, recs in groups.items():
+        done = [r for r in recs if r.status == "done"]
+        cfg = recs[0].spec.cfg
+        stats = {k: dict(zip(("mean", "std"), mean_std([r.scores[k] for r in done]))) for k in SCORE_KEYS}
+        out.append({"group": name, "setting": recs[0].spec.setting, "epochs": cfg.epochs,
+                    "encoder": cfg.encoder, "seeds": sorted({r.spec.cfg.seed for r in recs}),
+                    "folds": sorted({r.spec.fold for r in recs if r.spec.fold is not None}),
+                    "runs": len(recs), "done": len(done), "failed": sum(r.status == "failed" for r in recs),
+                    "scores": stats})
+    return {"title": title, "std": "sample standard deviation (n - 1) over the finished runs",
+            "groups": out, "runs": [r.to_json() for r in records]}
+
+
+def _cell(mean: float | None, std: float | None) -> str:
+    if mean is None:
+        return "–"
+    return f"{mean:.2f}" + (f" ± {std:.2f}" if std is not None else "")
+
+
+def summary_markdown(summary: dict[str, Any]) -> str:
+    heads = [f"{SCORE_TITLES[t]} {a}" for t in TASKS for a in AVERAGES]
+    lines = [f"# {summary['title']}", "",
+             "F1 in percent; mean ± sample standard deviation over the finished runs of each row.", "",
+             "| group | setting | epochs | seeds | folds | runs done | " + " | ".join(heads) + " |",
+             "|" + "---|" * (6 + len(heads))]
+    for g in summary["groups"]:
+        cells = [_cell(g["scores"][k]["mean"], g["scores"][k]["std"]) for k in SCORE_KEYS]
+        folds = ",".join(map(str, g["folds"])) or "–"
+        failed = f" ({g['failed']} failed)" if g["failed"] else ""
+        lines.append(f"| {g['group']} | {g['setting'] or '–'} | {g['epochs']} | {','.join(map(str, g['seeds']))} | "
+                     f"{folds} | {g['done']}/{g['runs']}{failed} | " + " | ".join(cells) + " |")
+    lines += ["", "## Runs", "",
+              "| group | fold | seed | status | " + " | ".join(heads) + " | train min | output |",
+              "|" + "---|" * (6 + len(heads))]
+    for r in summary["runs"]:
+        cells = [f"{r['scores'][k]:.2f}" if k in r["scores"] else "–" for k in SCORE_KEYS]
+        minutes = f"{r['train_seconds'] / 60:.1f}" if r["train_seconds"] is not None else "–"
+        status = r["status"] + (f": {r['error']}" if r["error"] else "")
+        fold = "–" if r["fold"] is None else r["fold"]
+        lines.append(f"| {r['group']} | {fold} | {r['seed']} | {status} | " + " | ".join(cells)
+                     + f" | {minutes} | {r['output_dir']} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(records: Sequence[RunRecord], root: Path, title: str) -> dict[str, Any]:
+    summary = summarize(records, title)
+    root.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(root / "summary.json", json.dumps(summary, indent=2))
+    atomic_write_text(root / "summary.md", summary_markdown(summary))
+    return summary
