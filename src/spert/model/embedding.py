@@ -137,11 +137,20 @@ def restrict_to_training_vocabulary(encoder: nn.Module,
 def attach(compact: TrainVocabEmbedding, optimizer: torch.optim.Optimizer) -> None:
     """Have ``optimizer`` report each step's decay to the rows outside the training vocabulary."""
     group = next(g for g in optimizer.param_groups if any(p is compact.train_weight for p in g["params"]))
+    last_step: list[int | None] = [None]
 
     def hook(opt, args, kwargs) -> None:
+        # PyTorch wraps the step of every optimizer class it has built; a subclass whose step calls
+        # its parent's (AdamWNoBiasCorrection) then runs post hooks twice per step, the inner time
+        # with its rescaled rate, once a plain AdamW exists in the process. Count each step once.
+        step = group.get("uncorrected_step")
+        if step is not None:
+            if step == last_step[0]:
+                return
+            last_step[0] = step
         # the optimizer's own decoupled decay: lr * weight_decay (AdamWNoBiasCorrection keeps the
-        # configured value as base_weight_decay while it rescales weight_decay inside its step)
-        compact.after_step(group["lr"], group.get("base_weight_decay", group["weight_decay"]))
+        # configured values as step_lr and base_weight_decay while it rescales them inside its step)
+        compact.after_step(group.get("step_lr", group["lr"]), group.get("base_weight_decay", group["weight_decay"]))
 
     optimizer.register_step_post_hook(hook)
 

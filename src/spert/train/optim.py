@@ -42,6 +42,7 @@ class AdamWNoBiasCorrection(torch.optim.AdamW):
             b1, b2 = g["betas"]
             bc1, sbc2 = 1 - b1 ** t, math.sqrt(1 - b2 ** t)
             saved.append(g["lr"])
+            g["step_lr"] = g["lr"]  # the configured rate of this step, for hooks that run inside it
             g["lr"] = g["lr"] * bc1 / sbc2
             g["eps"] = g["base_eps"] / sbc2
             g["weight_decay"] = g["base_weight_decay"] * sbc2 / bc1
