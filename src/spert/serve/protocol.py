@@ -24,6 +24,7 @@ from spert.serve.settings import ServeSettings
 
 MAX_DEPTH = 32  # deepest JSON nesting accepted (records are 4 deep; extra fields may nest a little)
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INPUT_KEYS = ("text", "texts", "tokens", "documents")
 
 
@@ -144,10 +145,9 @@ def _check_values(obj: Any) -> None:
                                               f"character {m.start()}, which is not Unicode text")
         elif isinstance(value, dict):
             for k, v in value.items():
-                sub = f"{path}.{k}" if path else k
                 if _SURROGATE.search(k):
                     raise invalid(path or "body", "a key contains a lone surrogate, which is not Unicode text")
-                stack.append((v, sub, depth + 1))
+                stack.append((v, _member(path, k), depth + 1))
         elif isinstance(value, list):
             stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
 
@@ -169,8 +169,15 @@ def _validate(model: type[BaseModel], obj: Any) -> Any:
 def _field_path(loc: tuple) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        out = f"{out}[{part}]" if isinstance(part, int) else _member(out, str(part))
     return out
+
+
+def _member(path: str, key: str) -> str:
+    """``path.key``, or ``path["key"]`` for a key that is not a plain name (messages stay one line)."""
+    if _NAME.fullmatch(key):
+        return f"{path}.{key}" if path else key
+    return f"{path}[{json.dumps(key[:40], ensure_ascii=False)}]"
 
 
 def _json_type(obj: Any) -> str:

@@ -24,6 +24,9 @@
   function showError(message) {
     error.textContent = message;
     error.hidden = false;
+    status.textContent = "";
+    result.innerHTML = "";  // no stale result under the message
+    shown = false;
   }
 
   function counted(n, one, many) {
@@ -79,7 +82,6 @@
       }
       if (!response.ok || !data) {
         showError(data && data.message ? data.message : "The server answered " + response.status + ".");
-        status.textContent = "";
         return;
       }
       result.innerHTML = data.html;
@@ -96,7 +98,6 @@
     } catch (e) {
       if (e.name === "AbortError") return;
       showError("Cannot reach the server (" + e.message + ").");
-      status.textContent = "";
     } finally {
       if (current === mine) {
         submit.disabled = false;
