@@ -35,7 +35,7 @@ class ServeSettings(BaseModel):
 
     # micro-batching
     max_batch_size: int = Field(32, ge=1, description="most documents in one model call, across requests")
-    max_wait_ms: float = Field(5.0, ge=0, description="longest wait for a batch to fill once the server is "
+    max_wait_ms: float = Field(20.0, ge=0, description="longest wait for a batch to fill once the server is "
                                                       "under concurrent load (never waits for a lone client)")
     batch_size: int = Field(8, ge=1, description="sentences per forward pass within a model call")
     max_queue: int = Field(1024, ge=1, description="documents waiting for the model before new requests get 503")
