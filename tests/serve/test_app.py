@@ -134,6 +134,8 @@ def test_openapi_describes_every_endpoint(client):
     ({"tokens": ["a", None]}, "tokens[1]", "valid string"),
     ({"documents": ["ok", 5]}, "documents[1]", "a string, a list of words or a JSON object"),
     ({"documents": [{"tokens": ["a", 1]}]}, "documents[0].tokens[1]", "must be a string"),
+    ({"documents": ["ok", ["a", 1]]}, "documents[1][1]", "must be a string"),
+    ({"text": "a", "x" * 50: 1}, '["' + "x" * 40 + '"]', "unknown field"),
     ({"documents": [{"id": 1}]}, "documents[0].text", "needs 'text'"),
     ({"documents": [{"tokens": ["a", "b"], "sentences": [[0, 1]]}]}, "documents[0].sentences", "cover 1 words of 2"),
     ({"documents": [{"text": "ab", "tokens": ["b", "a"]}]}, "documents[0].tokens", "do not occur in order"),

@@ -175,7 +175,7 @@ def _field_path(loc: tuple) -> str:
 
 def _member(path: str, key: str) -> str:
     """``path.key``, or ``path["key"]`` for a key that is not a plain name (messages stay one line)."""
-    if _NAME.fullmatch(key):
+    if _NAME.fullmatch(key) and len(key) <= 40:
         return f"{path}.{key}" if path else key
     return f"{path}[{json.dumps(key[:40], ensure_ascii=False)}]"
 
@@ -209,6 +209,8 @@ def _parse_all(items: list[Any], field: Callable[[int], str], settings: ServeSet
         try:
             inp = parse_input(item, given_entities=given_entities, doc=i)
         except DataError as e:
+            if isinstance(item, list) and e.field and e.field.startswith("tokens["):  # the item is the word list
+                raise invalid(field(i) + e.field.removeprefix("tokens"), e.problem) from None
             raise data_error(e, field) from None
         _check_size(field(i), inp, settings)
         out.append(inp)
