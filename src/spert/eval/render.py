@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -122,9 +123,13 @@ class _Mark:
     children: list[Any] = field(default_factory=list)
 
 
+def type_colors(types: Iterable[str]) -> dict[str, str]:
+    """A colour for every entity type, assigned from the palette in sorted order."""
+    return {t: PALETTE[i % len(PALETTE)] for i, t in enumerate(sorted(set(types)))}
+
+
 def _colors(docs: Iterable[Prediction]) -> dict[str, str]:
-    types = sorted({e.type for d in docs for e in d.entities})
-    return {t: PALETTE[i % len(PALETTE)] for i, t in enumerate(types)}
+    return type_colors(e.type for d in docs for e in d.entities)
 
 
 def _marked_text(doc: Prediction, colors: dict[str, str], status: list[str] | None) -> tuple[list[Any], list[int]]:
@@ -204,6 +209,17 @@ def render_predictions(docs: Iterable[Prediction], *, title: str = "SpERT predic
              "relations": sum(len(d.relations) for d in shown)}
     return _environment().get_template("predictions.html.j2").render(
         title=title, docs=views, colors=colors, shown=len(shown), total=total, stats=stats)
+
+
+def render_documents(docs: Iterable[Prediction], colors: dict[str, str]) -> str:
+    """The HTML of documents as the pages show them, without a page around them (for ``spert serve``)."""
+    document = _environment().get_template("macros.html.j2").module.document  # type: ignore[attr-defined]
+    return "".join(f'<section class="doc">{document(_doc_view(d, colors))}</section>' for d in docs)
+
+
+def stylesheet() -> str:
+    """The CSS of the pages (entity marks, labels, relation chips), for pages that link it."""
+    return (files("spert.eval") / "templates" / "render.css").read_text(encoding="utf-8")
 
 
 def pair_documents(gold: Iterable[Prediction], pred: Iterable[Prediction]) -> Iterator[tuple[Prediction, Prediction]]:

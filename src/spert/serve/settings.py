@@ -1,0 +1,69 @@
+"""Typed settings of ``spert serve``: the model, the micro-batcher and every limit.
+
+Each default is written here and nowhere else; the command's flags map onto these fields
+one to one (``--max-chars`` is ``max_chars``). Settings reach uvicorn's worker processes
+as JSON in the environment variable :data:`SETTINGS_ENV`, since uvicorn starts several
+workers from an import string, not from an object.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from spert.errors import ConfigError
+
+SETTINGS_ENV = "SPERT_SERVE_SETTINGS"
+API_KEY_ENV = "SPERT_API_KEY"
+
+
+class ServeSettings(BaseModel):
+    """How ``spert serve`` runs: what it loads, how it batches, what it accepts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: Path = Field(..., description="model directory (spert train or spert convert)")
+    load_options: dict[str, Any] = Field(default_factory=dict,
+                                         description="keyword arguments for SpERT.load (device, spacy_model, ...)")
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(8000, ge=0, le=65535, description="port to listen on")
+    workers: int = Field(1, ge=1, description="worker processes, each with its own copy of the model")
+    threads: int | None = Field(None, ge=1, description="PyTorch threads per worker (default: cores / workers)")
+
+    # micro-batching
+    max_batch_size: int = Field(32, ge=1, description="most documents in one model call, across requests")
+    max_wait_ms: float = Field(20.0, ge=0, description="longest wait for a batch to fill once the server is "
+                                                      "under concurrent load (never waits for a lone client)")
+    batch_size: int = Field(8, ge=1, description="sentences per forward pass within a model call")
+    max_queue: int = Field(1024, ge=1, description="documents waiting for the model before new requests get 503")
+
+    # limits (client errors name the field and the limit)
+    max_body_bytes: int = Field(1_000_000, ge=1, description="largest request body, in bytes (else 413)")
+    max_chars: int = Field(10_000, ge=1, description="most characters in one document")
+    max_texts: int = Field(64, ge=1, description="most documents in one request")
+    max_entities: int = Field(100, ge=1, description="most given entities in one document (/v1/relations)")
+    timeout_s: float = Field(30.0, gt=0, description="longest time a request may take (else 503)")
+
+    # access
+    api_key: str | None = Field(None, repr=False, description="bearer token required by /v1 and /ui endpoints")
+    cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS (none: CORS off)")
+    access_log: bool = Field(True, description="log every request")
+
+    def torch_threads(self) -> int:
+        return self.threads or max(1, (os.cpu_count() or 1) // self.workers)
+
+    def to_environment(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def from_environment(cls) -> ServeSettings:
+        raw = os.environ.get(SETTINGS_ENV)
+        if raw is None:
+            raise ConfigError(f"{SETTINGS_ENV} is not set; start the server with 'spert serve'")
+        try:
+            return cls.model_validate_json(raw)
+        except ValidationError as e:
+            raise ConfigError(f"{SETTINGS_ENV}: {e.errors()[0]['msg']}") from None

@@ -1,0 +1,172 @@
+"""A real server: ``spert serve`` in its own process on a loopback port, Debian's Chromium driven by
+Playwright against the web page, and a graceful shutdown with a request in flight."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+SENTENCE = "John Smith works for Acme Corp. in New York. He was born in London in 1970!"
+MAX_CHARS = 5000
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    url: str
+    log: Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(model_dir: Path, log: Path, *flags: str) -> Server:
+    port = free_port()
+    out = log.open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "spert", "serve", "--model", str(model_dir), "--port", str(port),
+                             *flags], stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    server = Server(proc, f"http://127.0.0.1:{port}/", log)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"spert serve exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(server.url + "readyz", timeout=2) as r:
+                if r.status == 200:
+                    return server
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.3)
+    proc.kill()
+    raise AssertionError(f"spert serve was not ready within 180 s:\n{log.read_text()}")
+
+
+def stop(server: Server) -> bool:
+    """SIGTERM, as a process manager stops it; True if it shut down cleanly."""
+    server.process.send_signal(signal.SIGTERM)
+    try:
+        code = server.process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        raise
+    # uvicorn re-raises the signal once it has shut down, so the exit status says "terminated by SIGTERM"
+    return code in (0, -signal.SIGTERM) and "Application shutdown complete" in server.log.read_text()
+
+
+def post(url: str, body: dict, timeout: float = 120) -> tuple[int, dict]:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+@pytest.fixture(scope="module")
+def server(model_dir, tmp_path_factory):
+    s = start_server(model_dir, tmp_path_factory.mktemp("serve") / "server.log", "--max-chars", str(MAX_CHARS))
+    yield s
+    if s.process.poll() is None:  # the last test stops it
+        stop(s)
+
+
+def test_page_in_chromium(server, tmp_path):
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (scripts/setup.sh installs it)")
+    from playwright.sync_api import sync_playwright
+
+    _, expected = post(server.url + "v1/extract", {"text": SENTENCE})
+    [doc] = expected["documents"]
+    assert doc["entities"] and doc["relations"], "the tiny model finds entities and relations in the sentence"
+    with sync_playwright() as p:
+        browser = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=str(CHROMIUM),
+                                                       args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(server.url)
+            page.locator("#text").press_sequentially(SENTENCE)  # typed, key by key
+            page.keyboard.press("Control+Enter")  # submits from the keyboard
+            page.wait_for_selector("#result mark.entity")
+
+            marks = page.locator("#result mark.entity")
+            crossing = page.locator("#result .crossing .chip")  # overlapping entities are listed, not nested
+            assert marks.count() + crossing.count() == len(doc["entities"])
+            titles = marks.evaluate_all("ms => ms.map(m => m.title)")
+            assert all(t.split()[0] in {e["type"] for e in doc["entities"]} for t in titles)
+            assert all(len(t.split()) == 2 and 0 <= float(t.split()[1]) <= 1 for t in titles), "score on hover"
+            relations = page.locator("#result .relation")
+            assert relations.count() == len(doc["relations"])
+            assert doc["relations"][0]["type"] in relations.first.inner_text()
+            assert page.locator("#status").inner_text().startswith(f"{len(doc['entities'])} entit")
+
+            # the threshold control re-runs the extraction: at 1.00 no relation is left
+            page.locator("#threshold").fill("1")
+            page.wait_for_selector("#result .no-relations")
+            assert page.locator("#threshold-value").inner_text() == "1.00"
+
+            # an oversize text: the server's message, shown on the page
+            page.locator("#text").fill("x" * (MAX_CHARS + 1))
+            assert "over" in page.locator("#text-help").get_attribute("class")
+            page.locator("#submit").click()
+            error = page.locator("#error")
+            error.wait_for(state="visible")
+            assert f"{MAX_CHARS + 1} characters; at most {MAX_CHARS}" in error.inner_text()
+            assert page.locator("#result").inner_html() == ""
+
+            # keyboard: Tab reaches the button from the text box
+            page.locator("#text").focus()
+            for _ in range(6):
+                page.keyboard.press("Tab")
+                if page.evaluate("document.activeElement.id") == "submit":
+                    break
+            assert page.evaluate("document.activeElement.id") == "submit"
+
+            assert all(u.startswith(server.url) for u in requests), "the page loads nothing from elsewhere"
+        finally:
+            browser.close()
+
+
+def test_bad_model_directory_is_one_line_and_status_2(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "spert", "serve", "--model", str(tmp_path / "nope")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and out.stderr.strip().count("\n") == 0 and "not a model directory" in out.stderr
+
+
+def test_shutdown_lets_the_request_in_flight_finish(server):  # last: it stops the server
+    texts = [" ".join([SENTENCE] * 30)] * 64  # a few seconds of work for the tiny model
+    answer: dict = {}
+
+    def client():
+        answer["status"], answer["body"] = post(server.url + "v1/extract", {"texts": texts})
+        answer["at"] = time.monotonic()
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    time.sleep(1.0)  # the request is being worked on
+    signalled = time.monotonic()
+    clean = stop(server)
+    thread.join(timeout=60)
+    assert clean
+    assert answer["at"] > signalled, "the request ended before the shutdown began; make it larger"
+    assert answer["status"] == 200 and len(answer["body"]["documents"]) == 64
+    log = server.log.read_text()
+    assert log.index("Shutting down") < log.rindex('"POST /v1/extract HTTP/1.1" 200') < log.index("shutdown complete")
