@@ -34,6 +34,7 @@ MODEL_DIR: Path = typer.Option(..., "--model", "-m", help="model directory (sper
 BATCH_SIZE = typer.Option(8, "--batch-size", min=1, help="sentences per batch")
 THRESHOLD: Optional[float] = typer.Option(None, "--rel-filter-threshold", min=0, max=1,
                                           help="relation threshold (default: the model's)")
-BACKEND = typer.Option("torch", "--backend",
-                       help="torch, or onnx for a directory written by spert export onnx (needs the onnx extra)")
+BACKEND: Optional[str] = typer.Option(None, "--backend",
+                                      help="torch or onnx (a directory written by spert export onnx; needs the "
+                                           "onnx extra); default: what the model directory holds")
 NO_OVERLAP = typer.Option(False, "--no-overlap", help="remove overlapping entities (ADE setting)")

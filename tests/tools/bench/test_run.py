@@ -49,3 +49,23 @@ def test_bench_cli_writes_every_figure(tiny_encoder_dir, conll04_types, few_docs
         assert _positive(row[impl]["peak_mb"]) and _positive(row[impl]["ms"])
     assert (tmp_path / "bench.png").stat().st_size > 0
     assert "spert bench" in res.output and "naive" in res.output and "torch-int8" in res.output
+
+
+def test_bench_compares_backends_on_the_same_batches(tiny_model_dir, few_docs, tmp_path):
+    out = tmp_path / "bench.json"
+    res = CliRunner().invoke(app, ["bench", "--model", str(tiny_model_dir), "--data", str(few_docs), "--json", str(out),
+                                   "--batch-sizes", "4", "--lengths", "none",
+                                   "--train-updates", "0", "--repeats", "1", "--no-naive",
+                                   "--backends", "torch,onnx,onnx-int8"])
+    assert res.exit_code == 0, res.output
+    r = json.loads(out.read_text())
+    assert r["settings"]["backends"] == ["torch", "onnx", "onnx-int8"]
+    assert r["backends"]["onnx"]["quantization"] is None and r["backends"]["onnx-int8"]["quantization"]
+    (row,) = r["by_batch_size"]
+    for name in ("onnx", "onnx-int8"):
+        b = row["backends"][name]
+        assert _positive(b["inference"]["sentences_per_s"]) and _positive(b["speedup"])
+        assert set(b["f1_change"]) == {"ner", "rel", "rel_plus"}
+    assert row["backends"]["onnx"]["same_as_torch"]["identical"]  # fp32 ONNX predicts what PyTorch does
+    assert row["backends"]["onnx"]["f1"] == row["f1"]
+    assert "onnx-int8 at batch 4" in res.output and "F1 cost" in res.output

@@ -20,6 +20,7 @@ from spert.model.encoding import load_tokenizer, resolve_encoder
 from spert.model.network import SpERTModel
 from spert.model.settings import InferenceSettings, ModelSettings
 from spert.tools.bench.quantize import quantize_encoder
+from spert.tools.export import build_fp32_graph, resolve_recipe, write_export
 
 
 @dataclass
@@ -67,9 +68,20 @@ def load_subject(model: str, types: Path | None, data: Path, seed: int) -> Subje
 
 
 def build_backends(subject: Subject, names: tuple[str, ...], workdir: Path) -> list[Backend]:
-    """The backends in ``names`` (torch first), built from the subject's current weights."""
+    """The backends in ``names`` (torch first), built from the subject's current weights (the ONNX ones
+    exported into ``workdir``, one fp32 graph for both)."""
     out = []
+    graph = None
     for name in names:
+        if name in ("onnx", "onnx-int8"):
+            if graph is None:
+                graph = build_fp32_graph(subject.model, workdir)
+            recipe = resolve_recipe("int8") if name == "onnx-int8" else None
+            report = write_export(subject.model, subject.tokenizer, InferenceSettings(), graph, workdir / name, recipe)
+            model, _, _ = load_model(report.output, backend="onnx")
+            out.append(Backend(name, model, {"runtime": f"onnxruntime {report.record.onnxruntime}",
+                                             **report.record.to_json(), "export_seconds": report.seconds}))
+            continue
         if name == "torch":
             out.append(Backend(name, subject.model, {"runtime": f"torch {torch.__version__}"}))
         elif name == "torch-int8":
