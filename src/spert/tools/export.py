@@ -26,9 +26,10 @@ import shutil
 import tempfile
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from torch import nn
@@ -36,7 +37,13 @@ from torch import nn
 from spert.atomic import atomic_directory
 from spert.errors import SpertError
 from spert.model.checkpoint import load_model, write_model_files
-from spert.model.onnx import ENCODER_FILE, INPUT_NAMES, OUTPUT_NAME, OnnxRecord, import_onnxruntime
+from spert.model.onnx import (
+    ENCODER_FILE,
+    INPUT_NAMES,
+    OUTPUT_NAME,
+    OnnxRecord,
+    import_onnxruntime,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +64,12 @@ class Int8Recipe:
         return {"method": "dynamic", **asdict(self)}
 
 
-# Measured on CoNLL04 test with a CoNLL04-trained model (BENCHMARKS.md): the default is the
-# first recipe found within 0.5 F1 points of fp32 on NER and REL+ at the best speed.
+# Measured on CoNLL04 test (scripts/int8_recipes.py; BENCHMARKS.md, "ONNX Runtime and int8"): per-tensor
+# 8-bit weights moved REL+ by +2.9 points and changed 164 of 288 documents; per-channel 7-bit weights
+# stayed within 0.5 points (NER -0.23, REL+ -0.43) at the highest encoder speed-up; keeping the
+# feed-forward output projections in fp32 was as accurate but ~2.5x slower; per-channel 8-bit weights
+# (saturating int16 sums in AVX2 kernels without VNNI) moved REL+ by +0.8. Static QDQ quantization of
+# the fused graph left most tensors in fp32 (shape inference fails on the fused ops) and was slower.
 INT8_RECIPES = {r.name: r for r in (
     Int8Recipe("dynamic", False, False, None, "dynamic int8, one scale per weight matrix"),
     Int8Recipe("dynamic-per-channel", True, True, None,
@@ -82,6 +93,18 @@ class ExportReport:
         return (f"wrote {self.output}: encoder as ONNX (opset {self.record.opset}, "
                 f"{'int8: ' + q['name'] if q else 'fp32'}); fused {fused or 'nothing'}; "
                 f"onnxruntime {self.record.onnxruntime}")
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """ONNX Runtime's optimizer and quantizer log every step and tensor at INFO, some on the root logger."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 class _EncoderOnly(nn.Module):
@@ -117,8 +140,9 @@ def optimize_graph(raw: Path, path: Path, config) -> dict[str, int]:
     from onnxruntime.transformers import optimizer
 
     model_type = "bert" if config.model_type in ("bert", "roberta", "xlm-roberta", "electra") else config.model_type
-    opt = optimizer.optimize_model(str(raw), model_type=model_type, num_heads=config.num_attention_heads,
-                                   hidden_size=config.hidden_size, opt_level=0, use_gpu=False)
+    with _quiet():
+        opt = optimizer.optimize_model(str(raw), model_type=model_type, num_heads=config.num_attention_heads,
+                                       hidden_size=config.hidden_size, opt_level=0, use_gpu=False)
     opt.save_model_to_file(str(path))
     return {k: int(v) for k, v in opt.get_fused_operator_statistics().items() if v}
 
@@ -130,12 +154,13 @@ def quantize_graph(fp32: Path, path: Path, recipe: Int8Recipe) -> None:
 
     nodes = [n.name for n in onnx.load(str(fp32), load_external_data=False).graph.node]
     exclude = [n for n in nodes if recipe.keep_fp32 and re.search(recipe.keep_fp32, n)]
-    quantize_dynamic(str(fp32), str(path), per_channel=recipe.per_channel, reduce_range=recipe.reduce_range,
-                     weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Attention"],
-                     nodes_to_exclude=exclude,
-                     # the fused contrib ops (SkipLayerNormalization...) defeat ONNX shape inference: their
-                     # outputs are float32
-                     extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT})
+    with _quiet():
+        quantize_dynamic(str(fp32), str(path), per_channel=recipe.per_channel, reduce_range=recipe.reduce_range,
+                         weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Attention"],
+                         nodes_to_exclude=exclude,
+                         # the fused contrib ops (SkipLayerNormalization...) defeat ONNX shape inference:
+                         # their outputs are float32
+                         extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT})
 
 
 @dataclass
