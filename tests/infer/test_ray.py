@@ -47,7 +47,7 @@ def test_ray_output_equals_single_process(local_ray, tiny_model_dir, jsonl_with_
     s1 = run_predict(SpERT.load(tiny_model_dir), str(jsonl_with_bad_lines), str(single), skip_errors=True,
                      progress=False, chunk_size=7)
     s2 = predict_on_ray(tiny_model_dir, str(jsonl_with_bad_lines), str(distributed),
-                        RaySettings(actors=2, rows_per_call=5), skip_errors=True)
+                        RaySettings(actors=2), chunk_size=7, skip_errors=True)
     assert distributed.read_bytes() == single.read_bytes()
     records = [json.loads(x) for x in distributed.read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in records] == list(range(30))  # input order, every good line

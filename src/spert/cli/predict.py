@@ -61,7 +61,7 @@ def predict(input: str = typer.Argument(..., metavar="INPUT",
 
         summary = predict_on_ray(model, input, output, RaySettings(ray, ray_actors, ray_cpus), backend=backend,
                                  spacy_model=spacy_model, in_format=input_format, out_format=output_format,
-                                 batch_size=batch_size, rel_filter_threshold=threshold, no_overlap=no_overlap,
+                                 chunk_size=chunk_size, batch_size=batch_size, rel_filter_threshold=threshold, no_overlap=no_overlap,
                                  given_entities=given_entities, skip_errors=skip_errors)
         _report(summary, output)
         return

@@ -1,9 +1,10 @@
 """Batch prediction on a Ray cluster (``spert predict ... --ray ADDRESS``; needs the ``ray`` extra).
 
-The input becomes a Ray Dataset of raw lines (or, for SpERT JSON, records) with their
-line numbers; a pool of actors, each holding one model (:class:`SpERT`, either backend),
-parses and predicts batches of them (``map_batches``); the driver writes the records in
-input order, the same JSON Lines (or SpERT JSON) as single-process ``spert predict``, and
+The driver checks the input line by line and cuts it into the chunks single-process
+``spert predict`` would predict (``chunk_size`` good inputs each, so every document is
+batched with the same neighbours); the chunks become a Ray Dataset, and a pool of actors,
+each holding one model (:class:`SpERT`, either backend), predicts them (``map_batches``,
+one chunk a call); the driver writes the records in input order, the same JSON Lines (or SpERT JSON) as single-process ``spert predict``, and
 handles bad lines the same way: the first one stops the run with its file and line (no
 output written), or with ``skip_errors`` each is named in a warning and counted.
 
@@ -36,7 +37,6 @@ from spert.infer.stream import (OutputWriter, PredictSummary, input_format, inpu
 
 log = logging.getLogger(__name__)
 
-ROWS_PER_CALL = 64  # inputs an actor predicts per call (sorted by length into model batches within it)
 
 
 @dataclass
@@ -47,7 +47,6 @@ class RaySettings:
     actors: int = 2
     cpus_per_actor: int = 1  # threads of each actor's model
     gpus_per_actor: float | None = None  # None: 1 when the cluster has GPUs, else 0
-    rows_per_call: int = ROWS_PER_CALL
 
 
 def import_ray():
@@ -75,7 +74,7 @@ def connect(settings: RaySettings):
 
 
 class Predictor:
-    """A Ray actor: one model, predicting batches of rows ``{"key", "line", "raw"}``."""
+    """A Ray actor: one model, predicting chunks of inputs exactly as single-process predict does."""
 
     def __init__(self, model: str, backend: str | None, spacy_model: str | None, fmt: str, name: str,
                  given_entities: bool, batch_size: int, threshold: float | None, no_overlap: bool,
@@ -88,50 +87,58 @@ class Predictor:
         self.kw = dict(batch_size=batch_size, rel_filter_threshold=threshold, no_overlap=no_overlap,
                        given_entities=given_entities)
 
-    def _parse(self, line: int, raw: bytes) -> Input | None:
-        if self.fmt == "json":  # a record of a SpERT JSON list; ``line`` is its index
-            return parse_input(json.loads(raw), given_entities=self.given_entities, path=self.name, doc=line)
-        return parse_line(raw, self.fmt, self.name, line, self.given_entities)
-
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        n = len(batch["key"])
-        records, errors = [""] * n, [""] * n
-        inputs: list[Input] = []
-        where: list[int] = []
-        for i, (line, raw) in enumerate(zip(batch["line"], batch["raw"])):
-            try:
-                inp = self._parse(int(line), bytes(raw))
-            except DataError as e:
-                errors[i] = str(e)
-                continue
-            if inp is not None:
-                inputs.append(inp)
-                where.append(i)
-        failed: list[DataError] = []
-        preds = self.model.predict_inputs(inputs, on_error=failed.append, **self.kw)
-        bad = iter(failed)
-        for i, p in zip(where, preds):
-            if p is None:
-                errors[i] = str(next(bad))
-            else:
-                records[i] = json.dumps(p.to_json(), ensure_ascii=False)
-        return {"key": batch["key"], "line": batch["line"], "record": np.array(records, dtype=object),
-                "error": np.array(errors, dtype=object)}
+        records, errors = [], []
+        for chunk in batch["chunk"]:
+            inputs = [_parse(self.fmt, self.name, line, raw.encode("utf-8"), self.given_entities)
+                      for line, raw in json.loads(chunk)]
+            failed: list[DataError] = []
+            preds = self.model.predict_inputs(inputs, on_error=failed.append, **self.kw)
+            records.append("".join(json.dumps(p.to_json(), ensure_ascii=False) + "\n" for p in preds if p is not None))
+            errors.append(json.dumps([[e.line, str(e)] for e in failed]))
+        return {"key": batch["key"], "records": np.array(records, dtype=object),
+                "errors": np.array(errors, dtype=object)}
 
 
-def _rows(path: str, fmt: str) -> Iterator[dict[str, Any]]:
-    """The input as rows of raw bytes with their line number (record index for SpERT JSON)."""
+def _parse(fmt: str, name: str, line: int, raw: bytes, given_entities: bool) -> Input | None:
+    if fmt == "json":  # a record of a SpERT JSON list; ``line`` is its index
+        return parse_input(json.loads(raw), given_entities=given_entities, path=name, doc=line)
+    return parse_line(raw, fmt, name, line, given_entities)
+
+
+def _chunks(path: str, fmt: str, chunk_size: int, given_entities: bool, summary: PredictSummary,
+            skip_errors: bool) -> Iterator[dict[str, Any]]:
+    """The input checked on the driver and cut into the chunks single-process predict would predict
+    (``chunk_size`` good inputs each), so that every document is batched with the same neighbours
+    and the records come out byte for byte the same. A bad line stops here, or is skipped and counted."""
+    name = input_name(path)
     if fmt == "json":
-        for i, obj in enumerate(load_json_list(path, input_name(path))):
-            yield {"key": i, "line": i, "raw": json.dumps(obj).encode("utf-8")}
-        return
-    for key, (lineno, raw) in enumerate(read_lines(path)):
-        yield {"key": key, "line": lineno, "raw": raw}
+        rows = ((i, json.dumps(obj).encode("utf-8")) for i, obj in enumerate(load_json_list(path, name)))
+    else:
+        rows = read_lines(path)
+    chunk: list[tuple[int, str]] = []
+    key = 0
+    for line, raw in rows:
+        try:
+            inp = _parse(fmt, name, line, raw, given_entities)
+        except DataError as e:
+            if not skip_errors:
+                raise
+            summary.skip(e, e.line)
+            continue
+        if inp is None:
+            continue
+        chunk.append((line, raw.decode("utf-8")))
+        if len(chunk) == chunk_size:
+            yield {"key": key, "chunk": json.dumps(chunk)}
+            key, chunk = key + 1, []
+    if chunk:
+        yield {"key": key, "chunk": json.dumps(chunk)}
 
 
 def predict_on_ray(model: str | Path, input_path: str, output_path: str | None, settings: RaySettings, *,
                    backend: str | None = None, spacy_model: str | None = None, in_format: str | None = None,
-                   out_format: str | None = None, batch_size: int = 8, rel_filter_threshold: float | None = None,
+                   out_format: str | None = None, chunk_size: int = 256, batch_size: int = 8, rel_filter_threshold: float | None = None,
                    no_overlap: bool = False, given_entities: bool = False,
                    skip_errors: bool = False) -> PredictSummary:
     """``spert predict`` with a pool of Ray actors; the same output and error handling (module docs)."""
@@ -149,29 +156,30 @@ def predict_on_ray(model: str | Path, input_path: str, output_path: str | None, 
     ctx.execution_options.preserve_order = True  # results come back in input order
     ctx.enable_progress_bars = False
     name = input_name(input_path)
-    ds = ray.data.from_items(list(_rows(input_path, fin)))
-    out = ds.map_batches(
-        Predictor, batch_size=settings.rows_per_call, batch_format="numpy",
+    summary = PredictSummary()
+    chunks = list(_chunks(input_path, fin, chunk_size, given_entities, summary, skip_errors))
+    ds = ray.data.from_items(chunks) if chunks else None
+    out = None if ds is None else ds.map_batches(
+        Predictor, batch_size=1, batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=settings.actors),
         num_cpus=settings.cpus_per_actor, num_gpus=gpus,
         fn_constructor_kwargs=dict(model=str(Path(model).resolve()), backend=backend, spacy_model=spacy_model,
                                    fmt=fin, name=name, given_entities=given_entities, batch_size=batch_size,
                                    threshold=rel_filter_threshold, no_overlap=no_overlap,
                                    threads=settings.cpus_per_actor, device="cuda" if gpus else "cpu"))
-    summary = PredictSummary()
     writer = OutputWriter(output_path, fout)
     try:
         expected = 0
-        for row in out.iter_rows():
+        for row in (out.iter_rows() if out is not None else ()):
             if int(row["key"]) != expected:  # preserve_order guarantees this; never write out of order
-                raise SpertError(f"Ray returned input {row['key']} where {expected} was due")
+                raise SpertError(f"Ray returned chunk {row['key']} where {expected} was due")
             expected += 1
-            if row["error"]:
+            for line, message in json.loads(row["errors"]):
                 if not skip_errors:  # the worker's DataError, as single-process predict reports it
-                    raise SpertError(row["error"])
-                summary.skip(row["error"], None if fin == "json" else int(row["line"]))
-            elif row["record"]:
-                writer.write_serialised(row["record"])
+                    raise SpertError(message)
+                summary.skip(message, line)
+            for record in row["records"].splitlines():
+                writer.write_serialised(record)
                 summary.documents += 1
         writer.commit()
     except BaseException:
