@@ -68,3 +68,17 @@ def tiny_model_dir(tiny_encoder_dir, conll04_types, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("tiny_model") / "model"
     save_model(net, load_tokenizer(str(tiny_encoder_dir)), path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx_dirs(tiny_model_dir, tmp_path_factory) -> dict[str, Path]:
+    """The tiny model exported to ONNX: fp32 and int8 (the default recipe), one export for both."""
+    pytest.importorskip("onnxruntime")  # the onnx extra; installed in CI by scripts/setup.sh
+    from spert.model.checkpoint import load_model
+    from spert.tools.export import build_fp32_graph, resolve_recipe, write_export
+
+    model, tokenizer, inference = load_model(tiny_model_dir)
+    root = tmp_path_factory.mktemp("tiny_onnx")
+    graph = build_fp32_graph(model, root)
+    return {"onnx": write_export(model, tokenizer, inference, graph, root / "fp32", None).output,
+            "onnx-int8": write_export(model, tokenizer, inference, graph, root / "int8", resolve_recipe("int8")).output}

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from spert.cli import data, experiments, predict, report, serve, tools, train  # noqa: F401  (registers the commands)
+from spert.cli import data, experiments, export, predict, report, serve, tools, train  # noqa: F401  (registers the commands)
 from spert.cli.app import app
 from spert.errors import SpertError
 

@@ -34,6 +34,9 @@ MODEL_DIR: Path = typer.Option(..., "--model", "-m", help="model directory (sper
 BATCH_SIZE = typer.Option(8, "--batch-size", min=1, help="sentences per batch")
 THRESHOLD: Optional[float] = typer.Option(None, "--rel-filter-threshold", min=0, max=1,
                                           help="relation threshold (default: the model's)")
+BACKEND: Optional[str] = typer.Option(None, "--backend",
+                                      help="torch or onnx (a directory written by spert export onnx; needs the "
+                                           "onnx extra); default: what the model directory holds")
 NO_OVERLAP = typer.Option(False, "--no-overlap", help="ADE setting: drop relations between overlapping entities, and "
                           "entities overlapping another unless a relation that stays needs them (scores follow "
                           "the reference: such an entity leaves NER, its relation counts)")

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from spert.cli.app import BATCH_SIZE, MODEL_DIR, NO_OVERLAP, QUIET, THRESHOLD, VERBOSE, app, setup_logging
+from spert.cli.app import BACKEND, BATCH_SIZE, MODEL_DIR, NO_OVERLAP, QUIET, THRESHOLD, VERBOSE, app, setup_logging
 
 
 @app.command(epilog="Input: a text file holds one document per line (an empty line is an empty document); "
@@ -22,7 +22,7 @@ from spert.cli.app import BATCH_SIZE, MODEL_DIR, NO_OVERLAP, QUIET, THRESHOLD, V
                     "An output file appears only when the run succeeds, never half-written.")
 def predict(input: str = typer.Argument(..., metavar="INPUT",
                                         help="text file (one document per line), .jsonl, .json, or - for stdin"),
-            model: Path = MODEL_DIR,
+            model: Path = MODEL_DIR, backend: Optional[str] = BACKEND,
             output: Optional[str] = typer.Option(None, "--output", "-o",
                                                  help="output: .jsonl (JSON Lines) or .json (SpERT JSON); "
                                                       "default: JSON Lines on stdout"),
@@ -46,6 +46,13 @@ def predict(input: str = typer.Argument(..., metavar="INPUT",
                                                         help="pre-annotations for correction: brat (-o is a "
                                                              "directory), doccano (.jsonl) or labelstudio (.json, "
                                                              "with scores)"),
+            ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS",
+                                              help="predict with a pool of Ray actors: 'local' (start Ray here), "
+                                                   "'auto' (a running 'ray start --head') or a cluster address; "
+                                                   "needs the ray extra"),
+            ray_actors: int = typer.Option(2, "--ray-actors", min=1, help="with --ray: actors, one model each"),
+            ray_cpus: int = typer.Option(1, "--ray-cpus-per-actor", min=1,
+                                         help="with --ray: CPU threads per actor (GPU actors when the cluster has GPUs)"),
             quiet: bool = QUIET, verbose: bool = VERBOSE) -> None:
     """Extract entities and relations from raw text, JSON Lines or SpERT JSON (streaming)."""
     from spert.infer.extractor import SpERT
@@ -53,8 +60,22 @@ def predict(input: str = typer.Argument(..., metavar="INPUT",
     from spert.runtime import set_cpu_threads
 
     setup_logging(verbose)
+    if ray is not None:
+        from spert.errors import SpertError
+        from spert.infer.ray import RaySettings, predict_on_ray
+
+        if export_format is not None:
+            raise SpertError("--format (pre-annotations) is not available with --ray; predict JSON Lines with "
+                             "--ray, then convert: spert predict OUT.jsonl --format ... reads predictions back")
+
+        summary = predict_on_ray(model, input, output, RaySettings(ray, ray_actors, ray_cpus), backend=backend,
+                                 spacy_model=spacy_model, in_format=input_format, out_format=output_format,
+                                 chunk_size=chunk_size, batch_size=batch_size, rel_filter_threshold=threshold, no_overlap=no_overlap,
+                                 given_entities=given_entities, skip_errors=skip_errors)
+        _report(summary, output)
+        return
     set_cpu_threads()
-    extractor = SpERT.load(model, spacy_model=spacy_model)
+    extractor = SpERT.load(model, spacy_model=spacy_model, backend=backend)
     try:
         summary = run_predict(extractor, input, output, in_format=input_format, out_format=output_format,
                               chunk_size=chunk_size, batch_size=batch_size, rel_filter_threshold=threshold,
@@ -63,6 +84,10 @@ def predict(input: str = typer.Argument(..., metavar="INPUT",
     except BrokenPipeError:  # e.g. piped into head: the reader has gone, nothing to report
         sys.stderr.close()
         sys.exit(1)
+    _report(summary, output)
+
+
+def _report(summary, output: Optional[str]) -> None:
     if summary.skipped:
         lines = ", ".join(map(str, summary.skipped_lines))
         more = ", ..." if summary.skipped > len(summary.skipped_lines) else ""

@@ -27,24 +27,31 @@ def bench(model: str = typer.Option(..., "--model", "-m",
           naive_repeats: int = typer.Option(1, "--naive-repeats", min=1, help="repeats of the naive inference"),
           length_repeats: int = typer.Option(3, "--length-repeats", min=1, help="timed runs per length"),
           max_docs: Optional[int] = typer.Option(None, "--max-docs", min=1, help="use only the first N sentences"),
-          quantize: bool = typer.Option(False, "--quantize", help="also measure a dynamic int8 encoder"),
+          backends: str = typer.Option("torch", "--backends",
+                                       help="runtimes to compare on the same batches: torch (always, the reference), "
+                                            "torch-int8, onnx, onnx-int8 (ONNX ones need the onnx extra)"),
+          quantize: bool = typer.Option(False, "--quantize", help="also measure PyTorch's dynamic int8 "
+                                                                  "(same as adding torch-int8 to --backends)"),
           no_naive: bool = typer.Option(False, "--no-naive", help="skip the naive reference"),
           seed: int = typer.Option(0, "--seed", help="seed for untrained heads and training samples"),
           verbose: bool = VERBOSE) -> None:
     """Benchmark inference and training throughput, against the naive reference, and time and
     memory against sentence length; prints a table and writes JSON and a plot."""
-    from spert.tools.bench import BenchSettings, format_report, parse_int_list, run_bench, write_outputs
+    from spert.tools.bench.report import format_report
+    from spert.tools.bench.run import run_bench, write_outputs
+    from spert.tools.bench.settings import BenchSettings, parse_backends, parse_int_list
 
     setup_logging(verbose)
     settings = BenchSettings(model=model, data=data, types=types,
                              batch_sizes=parse_int_list(batch_sizes, "--batch-sizes") or (8,),
+                             backends=parse_backends(backends) + (("torch-int8",) if quantize else ()),
                              repeats=repeats, naive_repeats=naive_repeats, train_updates=train_updates,
                              lengths=parse_int_list(lengths, "--lengths"), length_repeats=length_repeats,
-                             quantize=quantize, max_docs=max_docs, naive=not no_naive, seed=seed)
+                             max_docs=max_docs, naive=not no_naive, seed=seed)
     result = run_bench(settings)
     write_outputs(result, json_out, plot if plot is not None else json_out.with_suffix(".png"))
     typer.echo(format_report(result))
-    typer.echo(f"wrote {json_out}" + (f" and {result['plot']}" if "plot" in result else ""))
+    typer.echo(f"wrote {json_out}" + (f" and {result.plot}" if result.plot else ""))
 
 
 @app.command()

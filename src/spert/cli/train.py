@@ -8,8 +8,8 @@ from typing import Optional
 
 import typer
 
-from spert.cli.app import (BATCH_SIZE, MODEL_DIR, NO_OVERLAP, QUIET, SEEDS, THRESHOLD, VERBOSE, app, finish_experiment,
-                           setup_logging)
+from spert.cli.app import (BACKEND, BATCH_SIZE, MODEL_DIR, NO_OVERLAP, QUIET, SEEDS, THRESHOLD, VERBOSE, app,
+                           finish_experiment, setup_logging)
 
 
 def _train_epilog() -> str:
@@ -47,7 +47,7 @@ def train(ctx: typer.Context,
 
 
 @app.command()
-def evaluate(model: Path = MODEL_DIR,
+def evaluate(model: Path = MODEL_DIR, backend: Optional[str] = BACKEND,
              data: Path = typer.Option(..., "--data", "-d", help="gold data (SpERT JSON or .jsonl)"),
              types: Optional[Path] = typer.Option(None, "--types", help="types file (default: the model's types)"),
              output: Path = typer.Option(..., "--output", "-o", help="directory for metrics.json and predictions.json"),
@@ -67,7 +67,7 @@ def evaluate(model: Path = MODEL_DIR,
 
     setup_logging(verbose)
     set_cpu_threads()
-    net, tokenizer, inference = load_model(model)
+    net, tokenizer, inference = load_model(model, backend=backend)
     schema = net.schema
     if types is not None and load_types(types).to_json() != schema.to_json():
         raise SpertError(f"{types}: these types differ from the model's ({model}/spert.json); "

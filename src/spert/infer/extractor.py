@@ -43,7 +43,7 @@ from spert.errors import DataError, raise_or_report
 from spert.infer.decoding import max_subwords, predict_documents
 from spert.infer.records import Input, Prediction, PredictedEntity, PredictedRelation, entity_record, parse_input
 from spert.infer.windows import predict_windowed
-from spert.model.checkpoint import load_model
+from spert.model.checkpoint import Backend, load_model
 from spert.model.encoding import encode_words_batch
 from spert.model.network import SpERTModel
 from spert.model.settings import InferenceSettings
@@ -65,9 +65,12 @@ class SpERT:
         self.max_length: int = max_subwords(module, tokenizer)
 
     @classmethod
-    def load(cls, path: str | Path, *, device: str = "cpu", spacy_model: str | None = None) -> "SpERT":
-        """Load a model directory (``spert train`` output or ``spert convert`` result)."""
-        module, tokenizer, settings = load_model(path, device)
+    def load(cls, path: str | Path, *, device: str = "cpu", spacy_model: str | None = None,
+             backend: Backend | None = None) -> "SpERT":
+        """Load a model directory (``spert train`` output, ``spert convert`` result, or a ``spert export
+        onnx`` directory). ``backend`` ("torch" or "onnx") insists on one; by default, what the
+        directory holds. With "onnx" the encoder runs in ONNX Runtime, the heads and decoding in PyTorch."""
+        module, tokenizer, settings = load_model(path, device, backend)
         return cls(module, tokenizer, settings, spacy_model=spacy_model)
 
     @property

@@ -57,6 +57,14 @@ class PredictSummary:
     skipped: int = 0  # bad inputs skipped (with skip_errors)
     skipped_lines: list[int] = field(default_factory=list)  # their line numbers (first few)
 
+    def skip(self, error: DataError | str, line: int | None) -> None:
+        """Count a bad input that is skipped; the first few are named in a warning."""
+        self.skipped += 1
+        if line is not None and len(self.skipped_lines) < _MAX_WARNINGS:
+            self.skipped_lines.append(line)
+        if self.skipped <= _MAX_WARNINGS:
+            log.warning("%s (skipped)", error)
+
 
 def input_format(path: str, given: str | None = None) -> str:
     if given is not None:
@@ -82,7 +90,7 @@ def output_format(path: str | None, given: str | None = None) -> str:
 # -- reading -----------------------------------------------------------------------------
 
 
-def _open(path: str) -> BinaryIO:
+def open_input(path: str) -> BinaryIO:
     if path == "-":
         return sys.stdin.buffer
     return open_file(path, "rb")
@@ -98,37 +106,54 @@ def _decode(raw: bytes, path: str, lineno: int) -> str:
     return text.removesuffix("\n").removesuffix("\r")
 
 
-def read_inputs(path: str, fmt: str, *, given_entities: bool = False,
-                on_error: Callable[[DataError], None] | None = None) -> Iterator[Input]:
-    """Checked inputs, lazily; a bad line raises a :class:`DataError` naming it, or goes to ``on_error``."""
-    name = "<stdin>" if path == "-" else path
-    if fmt == "json":
-        yield from _read_json(path, name, given_entities, on_error)
-        return
-    fh = _open(path)
+def parse_line(raw: bytes, fmt: str, name: str, lineno: int, given_entities: bool = False) -> Input | None:
+    """One line of a text or JSON Lines input, checked; None for a blank JSON Lines line."""
+    text = _decode(raw, name, lineno)
+    if fmt == "text":
+        return parse_input(text, path=name, line=lineno)  # never given entities: checked by the CLI
+    if not text.strip():
+        return None
     try:
-        for lineno, raw in enumerate(fh, start=1):
-            try:
-                text = _decode(raw, name, lineno)
-                if fmt == "text":
-                    yield parse_input(text, path=name, line=lineno)  # never given entities: checked by the CLI
-                    continue
-                if not text.strip():
-                    continue
-                try:
-                    obj = json.loads(text)
-                except json.JSONDecodeError as e:
-                    raise DataError(name, f"not valid JSON (column {e.colno}: {e.msg})", line=lineno) from None
-                yield parse_input(obj, given_entities=given_entities, path=name, line=lineno)
-            except DataError as e:
-                raise_or_report(e, on_error)
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataError(name, f"not valid JSON (column {e.colno}: {e.msg})", line=lineno) from None
+    return parse_input(obj, given_entities=given_entities, path=name, line=lineno)
+
+
+def input_name(path: str) -> str:
+    return "<stdin>" if path == "-" else path
+
+
+def read_lines(path: str) -> Iterator[tuple[int, bytes]]:
+    """(line number, raw line), lazily."""
+    fh = open_input(path)
+    try:
+        yield from enumerate(fh, start=1)
     finally:
         if fh is not sys.stdin.buffer:
             fh.close()
 
 
-def _read_json(path: str, name: str, given_entities: bool, on_error) -> Iterator[Input]:
-    fh = _open(path)
+def read_inputs(path: str, fmt: str, *, given_entities: bool = False,
+                on_error: Callable[[DataError], None] | None = None) -> Iterator[Input]:
+    """Checked inputs, lazily; a bad line raises a :class:`DataError` naming it, or goes to ``on_error``."""
+    name = input_name(path)
+    if fmt == "json":
+        yield from _read_json(path, name, given_entities, on_error)
+        return
+    for lineno, raw in read_lines(path):
+        try:
+            inp = parse_line(raw, fmt, name, lineno, given_entities)
+        except DataError as e:
+            raise_or_report(e, on_error)
+            continue
+        if inp is not None:
+            yield inp
+
+
+def load_json_list(path: str, name: str) -> list[Any]:
+    """A SpERT JSON file's list of records, parsed whole."""
+    fh = open_input(path)
     try:
         data = json.load(fh)
     except json.JSONDecodeError as e:
@@ -141,7 +166,11 @@ def _read_json(path: str, name: str, given_entities: bool, on_error) -> Iterator
     if not isinstance(data, list):
         raise DataError(name, f"SpERT JSON must be a list of documents, got {type(data).__name__} "
                         "(use a .jsonl suffix or --input-format jsonl for JSON Lines)")
-    for i, obj in enumerate(data):
+    return data
+
+
+def _read_json(path: str, name: str, given_entities: bool, on_error) -> Iterator[Input]:
+    for i, obj in enumerate(load_json_list(path, name)):
         try:
             yield parse_input(obj, given_entities=given_entities, path=name, doc=i)
         except DataError as e:
@@ -177,7 +206,10 @@ class OutputWriter:
         self.write(prediction.to_json())
 
     def write(self, record: dict[str, Any]) -> None:
-        text = json.dumps(record, ensure_ascii=False)
+        self.write_serialised(json.dumps(record, ensure_ascii=False))
+
+    def write_serialised(self, text: str) -> None:
+        """A record already serialised as one line of JSON."""
         if self.fmt == "json":
             self.fh.write(("\n" if self.count == 0 else ",\n") + text)
         else:
@@ -220,14 +252,7 @@ def run_predict(model: SpERT, input_path: str, output_path: str | None, *, in_fo
                          "use JSON Lines or SpERT JSON input")
     summary = PredictSummary()
 
-    def skip(e: DataError) -> None:
-        summary.skipped += 1
-        if e.line is not None and len(summary.skipped_lines) < _MAX_WARNINGS:
-            summary.skipped_lines.append(e.line)
-        if summary.skipped <= _MAX_WARNINGS:
-            log.warning("%s (skipped)", e)
-
-    on_error = skip if skip_errors else None
+    on_error = (lambda e: summary.skip(e, e.line)) if skip_errors else None
     total = count_documents(input_path, fin) if progress and input_path != "-" else None
     writer = open_exporter(export, output_path) if export else OutputWriter(output_path, fout)
     bar = tqdm(total=total, unit="doc", desc="predict", file=sys.stderr, disable=not progress, dynamic_ncols=True)

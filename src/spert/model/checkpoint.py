@@ -7,6 +7,11 @@ A model directory holds everything needed to rebuild and run the model:
   config.json         the encoder's Hugging Face config (architecture, no download needed)
   tokenizer files     the encoder's tokenizer
 
+An ONNX export (``spert export onnx``) is a model directory too: ``encoder.onnx`` holds
+the encoder, ``model.safetensors`` only the heads, and ``spert.json`` records under
+``"backend"`` what the graph is (see :mod:`spert.model.onnx`). :func:`load_model` loads
+either; ``backend`` says which the caller expects.
+
 Directories are written atomically (a temporary directory renamed into place).
 """
 
@@ -14,7 +19,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -24,12 +29,15 @@ from spert.atomic import atomic_directory
 from spert.errors import CheckpointError
 from spert.model.encoding import load_tokenizer
 from spert.model.network import SpERTModel, encoder_from_config, load_encoder
+from spert.model.onnx import OnnxEncoder, OnnxRecord
 from spert.model.settings import InferenceSettings, ModelSettings
 from spert.data.schema import TypeSchema
 
 FORMAT_VERSION = 1
 WEIGHTS = "model.safetensors"
 META = "spert.json"
+BACKENDS = ("torch", "onnx")
+Backend = Literal["torch", "onnx"]
 
 
 def build_model(settings: ModelSettings, schema: TypeSchema, encoder_source: str, *,
@@ -39,15 +47,20 @@ def build_model(settings: ModelSettings, schema: TypeSchema, encoder_source: str
                       pack_training=pack_training)
 
 
-def write_model_files(model: SpERTModel, tokenizer, path: Path, inference: InferenceSettings | None = None) -> None:
-    """Write a model directory's files into ``path`` (not atomic on its own)."""
+def write_model_files(model: SpERTModel, tokenizer, path: Path, inference: InferenceSettings | None = None,
+                      onnx: OnnxRecord | None = None) -> None:
+    """Write a model directory's files into ``path`` (not atomic on its own). With ``onnx`` (an
+    export, whose ``encoder.onnx`` the caller writes), the weights file holds the heads only."""
     path.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()
+             if onnx is None or not k.startswith("encoder.")}
     save_file(state, str(path / WEIGHTS), metadata={"format": "pt", "spert_format_version": str(FORMAT_VERSION)})
     model.encoder.config.save_pretrained(path)
     tokenizer.save_pretrained(path)
     meta = {"spert_format_version": FORMAT_VERSION, "model": model.settings.model_dump(),
             "types": model.schema.to_json(), "inference": (inference or InferenceSettings()).model_dump()}
+    if onnx is not None:
+        meta["backend"] = onnx.to_json()
     (path / META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
 
@@ -75,17 +88,44 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     return meta
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[SpERTModel, Any, InferenceSettings]:
-    """(model, tokenizer, inference settings) from a model directory; nothing is downloaded."""
+def stored_backend(meta: dict[str, Any], path: Path) -> OnnxRecord | None:
+    """The ONNX record of an exported directory, or None for a PyTorch one."""
+    record = meta.get("backend")
+    if record is None or record.get("name", "torch") == "torch":
+        return None
+    if record.get("name") != "onnx":
+        raise CheckpointError(f"{path / META}: unknown backend {record.get('name')!r}")
+    return OnnxRecord.from_json(record, path / META)
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu",
+               backend: Backend | None = None) -> tuple[SpERTModel, Any, InferenceSettings]:
+    """(model, tokenizer, inference settings) from a model directory; nothing is downloaded.
+
+    ``backend``: ``"torch"`` or ``"onnx"`` to insist on one (an error names the mismatch and
+    how to fix it); ``None`` loads what the directory holds.
+    """
     path = Path(path)
     meta = read_meta(path)
+    if backend is not None and backend not in BACKENDS:
+        raise CheckpointError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    onnx_record = stored_backend(meta, path)
+    held = "torch" if onnx_record is None else "onnx"
+    if backend is not None and backend != held:
+        hint = (f"export it first: spert export onnx --model {path} --output DIR" if backend == "onnx"
+                else "load the PyTorch model directory it was exported from")
+        raise CheckpointError(f"{path}: holds a {held} model, not {backend}; {hint}")
     try:
         settings = ModelSettings(**meta["model"])
         schema = TypeSchema.from_json(meta["types"], path / META)
         inference = InferenceSettings(**meta.get("inference", {}))
-        encoder = encoder_from_config(AutoConfig.from_pretrained(path))
+        config = AutoConfig.from_pretrained(path)
     except (KeyError, ValueError, OSError) as e:
         raise CheckpointError(f"{path}: cannot rebuild the model: {str(e).splitlines()[0]}") from None
+    if onnx_record is None:
+        encoder = encoder_from_config(config)
+    else:
+        encoder = OnnxEncoder(path / onnx_record.encoder_file, config, device=str(device))
     model = SpERTModel(settings, schema, encoder)
     weights = path / WEIGHTS
     if not weights.exists():

@@ -1,0 +1,61 @@
+"""What one benchmark run depends on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from spert.errors import SpertError
+
+DEFAULT_DATA = Path("data/conll04/conll04_test.json")
+BACKENDS = ("torch", "torch-int8", "onnx", "onnx-int8")
+
+
+@dataclass
+class BenchSettings:
+    """Everything one benchmark run depends on."""
+
+    model: str  # a spert model directory, or an encoder name or directory (untrained heads)
+    data: Path = DEFAULT_DATA
+    types: Path | None = None  # for an encoder; default: the only *_types.json next to ``data``
+    batch_sizes: tuple[int, ...] = (1, 8, 32)
+    backends: tuple[str, ...] = ("torch",)  # torch first: every other backend is compared with it
+    repeats: int = 3  # interleaved passes of every backend; medians reported
+    naive_repeats: int = 1  # the naive implementation is slow; its noise matters less
+    train_updates: int = 30
+    lengths: tuple[int, ...] = (25, 50, 100, 200, 300)
+    length_repeats: int = 3
+    max_docs: int | None = None
+    naive: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = [b for b in self.backends if b not in BACKENDS]
+        if unknown:
+            raise SpertError(f"--backends: unknown backend {unknown[0]!r}; choose from {', '.join(BACKENDS)}")
+        # PyTorch fp32 is the reference every other backend is timed and checked against
+        self.backends = ("torch",) + tuple(dict.fromkeys(b for b in self.backends if b != "torch"))
+
+    def to_json(self) -> dict:
+        return {"batch_sizes": list(self.batch_sizes), "backends": list(self.backends), "repeats": self.repeats,
+                "naive_repeats": self.naive_repeats, "train_updates": self.train_updates,
+                "lengths": list(self.lengths), "length_repeats": self.length_repeats,
+                "quantize": "torch-int8" in self.backends, "seed": self.seed}
+
+
+def parse_int_list(text: str, option: str) -> tuple[int, ...]:
+    """'1,8,32' -> (1, 8, 32); '' or 'none' -> ()."""
+    if text.strip().lower() in ("", "none"):
+        return ()
+    try:
+        values = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise SpertError(f"{option}: expected comma-separated integers, got {text!r}") from None
+    if any(v < 1 for v in values):
+        raise SpertError(f"{option}: every value must be at least 1, got {text!r}")
+    return values
+
+
+def parse_backends(text: str) -> tuple[str, ...]:
+    """'torch,onnx,onnx-int8' -> ('torch', 'onnx', 'onnx-int8')."""
+    return tuple(b.strip() for b in text.split(",") if b.strip())
