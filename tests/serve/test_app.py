@@ -10,6 +10,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from spert.serve.app import create_app
+from spert.serve.settings import ServeSettings
+
 TEXT = "John Smith works for Acme Corp. in New York. He was born in London in 1970!"
 SENTENCES = ["Ada Lovelace was born in London.", "Acme Corp. is based in New York, where Jane Doe lives.",
              "Charles Babbage met her there.", "", "Paris is the capital of France and home to Marie Curie.",
@@ -339,3 +342,13 @@ def test_a_large_request_does_not_starve_small_ones(make_app):
     run_async(app, scenario)
     assert finished[-1] == "big", finished
 
+
+
+def test_onnx_backend_serves_the_same_records(tiny_onnx_dirs, extractor):
+    """--backend onnx goes straight to SpERT.load; the fp32 ONNX encoder gives the torch records."""
+    texts = ["John Smith works for Acme Corp. in New York.", "He was born in London."]
+    onnx_dir = tiny_onnx_dirs["onnx"]
+    with TestClient(create_app(ServeSettings(model=onnx_dir, load_options={"backend": "onnx"}))) as c:
+        res = c.post("/v1/extract", json={"texts": texts})
+        assert res.status_code == 200, res.text
+        assert_same_results(res.json()["documents"], records(extractor, texts))

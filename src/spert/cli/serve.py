@@ -8,7 +8,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from spert.cli.app import BATCH_SIZE, MODEL_DIR, VERBOSE, app, setup_logging
+from spert.cli.app import BACKEND, BATCH_SIZE, MODEL_DIR, VERBOSE, app, setup_logging
 
 _API_KEY_ENV = "SPERT_API_KEY"  # the same name as spert.serve.settings.API_KEY_ENV (not imported: startup speed)
 
@@ -25,6 +25,7 @@ def serve(model: Path = MODEL_DIR,
           threads: Optional[int] = typer.Option(None, "--threads", min=1,
                                                 help="PyTorch threads per worker (default: cores / workers)"),
           device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
+          backend: Optional[str] = BACKEND,
           spacy_model: Optional[str] = typer.Option(None, "--spacy-model",
                                                     help="installed spaCy pipeline for words and sentences "
                                                          "(default: rule-based English, no download)"),
@@ -60,6 +61,8 @@ def serve(model: Path = MODEL_DIR,
     load_options: dict[str, Any] = {"device": device}
     if spacy_model is not None:
         load_options["spacy_model"] = spacy_model
+    if backend is not None:
+        load_options["backend"] = backend
     settings = ServeSettings(model=model.resolve(), load_options=load_options, host=host, port=port,
                              workers=workers, threads=threads, max_batch_size=max_batch_size,
                              max_wait_ms=max_wait_ms, batch_size=batch_size, max_queue=max_queue,
