@@ -16,6 +16,7 @@ refer to the words joined by single spaces.
 from __future__ import annotations
 
 import logging
+import bisect
 import unicodedata
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
@@ -158,8 +159,6 @@ def split_at(tok: TokenizedText, boundaries: Iterable[int]) -> TokenizedText:
     cuts = sorted(set(boundaries))
     if not cuts:
         return tok
-    import bisect
-
     words, offsets, sentences = [], [], []
     for s, e in tok.sentences:
         first = len(words)

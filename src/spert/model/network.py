@@ -21,12 +21,14 @@ from typing import Iterator, Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers import AutoConfig, AutoModel
 
 from spert.model.batch import Batch
 from spert.model.pooling import build_pooler
 from spert.model.settings import ModelSettings
 from spert.model.spans import MAX_WIDTH_EMBEDDINGS
 from spert.data.schema import TypeSchema
+from spert.errors import EncoderError
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +55,6 @@ class RawPrediction:
 
 def load_encoder(source: str, random_init: bool = False):
     """The encoder from a name or directory, without its (unused) pooler head."""
-    from transformers import AutoConfig, AutoModel
-
-    from spert.errors import EncoderError
-
     try:
         if random_init:
             encoder = AutoModel.from_config(AutoConfig.from_pretrained(source))
@@ -70,8 +68,6 @@ def load_encoder(source: str, random_init: bool = False):
 
 def encoder_from_config(config):
     """An encoder with the architecture of ``config`` (weights to be loaded from a checkpoint)."""
-    from transformers import AutoModel
-
     encoder = AutoModel.from_config(config)
     _drop_pooler(encoder)
     return encoder

@@ -31,8 +31,11 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 import torch
+from safetensors.torch import load_file
+from transformers import AutoConfig, AutoTokenizer
 
 from spert.errors import CheckpointError, DataError
+from spert.model.checkpoint import save_model
 from spert.model.network import SpERTModel, encoder_from_config
 from spert.model.settings import InferenceSettings, ModelSettings
 from spert.model.spans import MAX_WIDTH_EMBEDDINGS
@@ -58,8 +61,6 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """The checkpoint's tensors, unpickled safely (``weights_only``) or from safetensors."""
     weights = path / "pytorch_model.bin"
     if (path / "model.safetensors").exists() and not weights.exists():
-        from safetensors.torch import load_file
-
         return load_file(str(path / "model.safetensors"))
     if not weights.exists():
         raise CheckpointError(f"{path}: no pytorch_model.bin; not a checkpoint of the authors' SpERT")
@@ -101,8 +102,6 @@ def map_keys(state: dict[str, torch.Tensor], path: Path) -> tuple[dict[str, torc
 
 
 def _encoder_config(path: Path):
-    from transformers import AutoConfig
-
     try:
         cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -149,8 +148,6 @@ def _vocab_is_cased(tokenizer) -> bool:
 
 def load_old_tokenizer(path: Path, lowercase: bool | None = None):
     """The checkpoint's tokenizer as a fast tokenizer, with the right casing: (tokenizer, lowercase)."""
-    from transformers import AutoTokenizer
-
     config_file = path / "tokenizer_config.json"
     configured = None
     if config_file.exists():
@@ -188,8 +185,6 @@ def convert_checkpoint(old: str | Path, new: str | Path, *, types: str | Path | 
                        max_span_size: int = 10, rel_filter_threshold: float | None = None,
                        lowercase: bool | None = None) -> ConversionReport:
     """Convert the authors' checkpoint in ``old`` into our model directory ``new`` (written atomically)."""
-    from spert.model.checkpoint import save_model
-
     old, new = Path(old), Path(new)
     if not old.is_dir():
         raise CheckpointError(f"{old}: not a directory")
