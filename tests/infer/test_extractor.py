@@ -244,3 +244,11 @@ def test_entity_across_sentences_merges_them(model):
 def test_bad_given_entities(model, record, message):
     with pytest.raises(DataError, match=message):
         model.predict_relations([record])
+
+
+@pytest.mark.parametrize("item,field", [("Ada \ud83d lives", "text"), (["Ada", "\udc00"], "tokens[1]"),
+                                        ({"text": "x \ud800"}, "text"), ({"tokens": ["a", "b\udfff"]}, "tokens[1]")])
+def test_lone_surrogates_are_a_clear_error(model, item, field):
+    with pytest.raises(DataError) as e:
+        model.predict([item])
+    assert f"field '{field}'" in str(e.value) and "lone surrogate" in str(e.value)

@@ -139,7 +139,7 @@ def parse_input(item: Any, *, given_entities: bool = False, path: str | Path | N
     """Check one input (raw string, word list or record) without tokenizing it."""
     inp = Input(where=(path, line, doc))
     if isinstance(item, str):
-        inp.text = item
+        inp.text = _unicode(item, inp, "text")
     elif isinstance(item, (list, tuple)):
         inp.words = from_words(_words(item, inp, "tokens"))
     elif isinstance(item, dict):
@@ -160,7 +160,18 @@ def _words(obj: Any, inp: Input, fld: str) -> list[str]:
     for i, w in enumerate(obj):
         if not isinstance(w, str):
             raise inp.error(f"must be a string, got {type(w).__name__}", f"{fld}[{i}]")
+        _unicode(w, inp, f"{fld}[{i}]")
     return list(obj)
+
+
+def _unicode(s: str, inp: Input, fld: str) -> str:
+    """``s``, if it is valid Unicode: a lone surrogate (from broken UTF-16 or JSON escapes) is an error."""
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise inp.error(f"character {e.start} is a lone surrogate (U+{ord(s[e.start]):04X}), not valid Unicode",
+                        fld) from None
+    return s
 
 
 def _parse_record(obj: dict, inp: Input) -> None:
@@ -168,6 +179,8 @@ def _parse_record(obj: dict, inp: Input) -> None:
     text = obj.get("text")
     if text is not None and not isinstance(text, str):
         raise inp.error(f"must be a string, got {type(text).__name__}", "text")
+    if text is not None:
+        _unicode(text, inp, "text")
     if "tokens" not in obj:
         if text is None:
             raise inp.error("a record needs 'text' (raw text) or 'tokens' (words)", "text")
