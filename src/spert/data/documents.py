@@ -169,15 +169,20 @@ def open_file(path: str | Path, mode: str = "r") -> IO:
         raise DataError(path, f"cannot read file: {e.strerror or e}") from None
 
 
+def parse_json(fh: IO, name: str | Path) -> Any:
+    """The JSON document in an open file, or a :class:`DataError` naming ``name`` and where it breaks."""
+    try:
+        return json.load(fh)
+    except json.JSONDecodeError as e:
+        raise DataError(name, f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    except UnicodeDecodeError as e:
+        raise DataError(name, f"not valid UTF-8 (byte {e.start + 1})") from None
+
+
 def load_json(path: str | Path) -> Any:
     """A whole JSON file, or a :class:`DataError` naming the line and column of a syntax error."""
     with open_file(path) as fh:
-        try:
-            return json.load(fh)
-        except json.JSONDecodeError as e:
-            raise DataError(path, f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
-        except UnicodeDecodeError as e:
-            raise DataError(path, f"not valid UTF-8 (byte {e.start + 1})") from None
+        return parse_json(fh, path)
 
 
 def iter_jsonl(path: str | Path, lines: Iterable[str] | None = None) -> Iterator[tuple[int, Any]]:

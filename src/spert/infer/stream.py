@@ -43,7 +43,7 @@ from spert.infer.export import open_exporter
 from spert.infer.extractor import SpERT
 from spert.infer.records import Input, parse_input
 from spert.atomic import AtomicFile
-from spert.data.documents import open_file
+from spert.data.documents import open_file, parse_json
 from spert.errors import DataError, SpertError, raise_or_report
 
 log = logging.getLogger(__name__)
@@ -157,11 +157,7 @@ def load_json_list(path: str, name: str) -> list[Any]:
     """A SpERT JSON file's list of records, parsed whole."""
     fh = open_input(path)
     try:
-        data = json.load(fh)
-    except json.JSONDecodeError as e:
-        raise DataError(name, f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
-    except UnicodeDecodeError as e:
-        raise DataError(name, f"not valid UTF-8 (byte {e.start + 1})") from None
+        data = parse_json(fh, name)
     finally:
         if fh is not sys.stdin.buffer:
             fh.close()

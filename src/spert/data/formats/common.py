@@ -5,11 +5,11 @@ of offsets and quoted text that the readers make at the boundary.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from spert.data.documents import open_file
 from spert.errors import DataError, SpertError
 
 MAX_EXAMPLES = 5  # examples kept per reason
@@ -165,21 +165,9 @@ def _flat(s: str) -> str:
 
 def read_text(path: Any) -> str:
     """A UTF-8 text file exactly as stored: no newline translation (offsets count every \\r)."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except OSError as e:
-        raise DataError(path, f"cannot read file: {e.strerror or e}") from None
+    with open_file(path, "rb") as fh:
+        raw = fh.read()
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise DataError(path, f"not valid UTF-8 (byte {e.start})") from None
-
-
-def load_json(path: Any) -> Any:
-    text = read_text(path)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(path, f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None

@@ -17,9 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from spert.data.documents import is_int, iter_jsonl
-from spert.data.formats.common import (ImportSummary, SourceDocument, SourceEntity, SourceRelation, check_fragments,
-                                       load_json)
+from spert.data.documents import is_int, iter_jsonl, load_json
+from spert.data.formats.common import (ImportSummary, SourceDocument, SourceEntity, SourceRelation, check_fragments)
 from spert.errors import DataError
 
 

@@ -23,9 +23,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from spert.data.documents import is_int
-from spert.data.formats.common import (ImportSummary, SourceDocument, SourceEntity, SourceRelation, check_fragments,
-                                       load_json)
+from spert.data.documents import is_int, load_json
+from spert.data.formats.common import (ImportSummary, SourceDocument, SourceEntity, SourceRelation, check_fragments)
 from spert.errors import DataError
 
 PICKS = ("latest", "first", "prediction")
