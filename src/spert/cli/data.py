@@ -134,7 +134,6 @@ def split(file: Path = typer.Argument(..., help="dataset: SpERT JSON or .jsonl")
         raise SpertError("give exactly one of --ratios and --folds")
     records = [obj for _, _, obj in iter_records(file)]
     prefix = name or file.stem
-    output_dir.mkdir(parents=True, exist_ok=True)
     if folds is not None:
         pairs = kfold(records, folds, seed)
         files = {part_path(output_dir, prefix, part.name, k): part for k, pair in enumerate(pairs) for part in pair}
@@ -145,6 +144,7 @@ def split(file: Path = typer.Argument(..., help="dataset: SpERT JSON or .jsonl")
         files = {part_path(output_dir, prefix, part.name): part for part in parts}
         about = {"source": str(file), "seed": seed, "ratios": list(shares)}
     manifest = output_dir / f"{prefix}_split.json"
+    output_dir.mkdir(parents=True, exist_ok=True)  # only once the split is known to be possible
     write_parts(records, files, manifest, about)
     for path, part in files.items():
         typer.echo(f"{path}: {len(part.records)} sentences")
