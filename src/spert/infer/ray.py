@@ -32,8 +32,8 @@ import numpy as np
 from spert.errors import DataError, SpertError
 from spert.infer.extractor import SpERT
 from spert.infer.records import Input, parse_input
-from spert.infer.stream import (OutputWriter, PredictSummary, input_format, input_name, load_json_list, output_format,
-                                parse_line, read_lines)
+from spert.infer.stream import (OutputWriter, PredictSummary, input_name, load_json_list, parse_line, read_lines,
+                                resolve_formats)
 
 log = logging.getLogger(__name__)
 
@@ -142,12 +142,9 @@ def predict_on_ray(model: str | Path, input_path: str, output_path: str | None, 
                    no_overlap: bool = False, given_entities: bool = False,
                    skip_errors: bool = False) -> PredictSummary:
     """``spert predict`` with a pool of Ray actors; the same output and error handling (module docs)."""
-    fin, fout = input_format(input_path, in_format), output_format(output_path, out_format)
     if input_path == "-":
         raise SpertError("--ray reads a file, not standard input")
-    if given_entities and fin == "text":
-        raise SpertError("relations for given entities need records with 'entities': "
-                         "use JSON Lines or SpERT JSON input")
+    fin, fout = resolve_formats(input_path, output_path, in_format, out_format, given_entities)
     ray = connect(settings)
     gpus = settings.gpus_per_actor
     if gpus is None:

@@ -81,6 +81,16 @@ def input_format(path: str, given: str | None = None) -> str:
     return "text"
 
 
+def resolve_formats(input_path: str, output_path: str | None, in_format: str | None, out_format: str | None,
+                    given_entities: bool) -> tuple[str, str]:
+    """(input format, output format) of a predict run, checked against ``given_entities``."""
+    fin, fout = input_format(input_path, in_format), output_format(output_path, out_format)
+    if given_entities and fin == "text":
+        raise SpertError("relations for given entities need records with 'entities': "
+                         "use JSON Lines or SpERT JSON input")
+    return fin, fout
+
+
 def output_format(path: str | None, given: str | None = None) -> str:
     if given is not None:
         if given not in OUTPUT_FORMATS:
@@ -242,10 +252,7 @@ def run_predict(model: SpERT, input_path: str, output_path: str | None, *, in_fo
     ``export`` (brat, doccano or labelstudio) writes pre-annotations for that tool instead
     (:mod:`spert.infer.export`).
     """
-    fin, fout = input_format(input_path, in_format), output_format(output_path, out_format)
-    if given_entities and fin == "text":
-        raise SpertError("relations for given entities need records with 'entities': "
-                         "use JSON Lines or SpERT JSON input")
+    fin, fout = resolve_formats(input_path, output_path, in_format, out_format, given_entities)
     summary = PredictSummary()
 
     on_error = (lambda e: summary.skip(e, e.line)) if skip_errors else None
