@@ -15,7 +15,7 @@ from spert.data.formats.common import ImportOptions
 from spert.data.formats.importer import import_annotations
 from spert.data.text import TextTokenizer
 from spert.infer.export import open_exporter
-from spert.infer.records import Prediction
+from spert.data.records import Prediction
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from paths import ROOT
@@ -25,17 +28,18 @@ LAYERS = {
 BASE = {"errors", "atomic", "runtime"}
 
 
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+def module_name(path: Path, package: Path = PACKAGE) -> str:
+    parts = list(path.relative_to(package.parent).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts = parts[:-1]
     return ".".join(parts)
 
 
-def spert_imports(path: Path) -> set[str]:
-    """Every ``spert`` module that ``path`` imports (absolute or relative, at any depth)."""
+def spert_imports(path: Path, root: Path = PACKAGE) -> set[str]:
+    """Every ``spert`` module that ``path`` imports (absolute or relative, at any depth);
+    ``root`` is the ``spert`` directory that ``path`` lies in."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    name = module_name(path)
+    name = module_name(path, root)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     out: set[str] = set()
     for node in ast.walk(tree):
@@ -52,7 +56,7 @@ def spert_imports(path: Path) -> set[str]:
             out.add(mod)
             # ``from spert.data import schema`` imports the module spert.data.schema
             for a in node.names:
-                candidate = PACKAGE.parent.joinpath(*mod.split("."), a.name)
+                candidate = root.parent.joinpath(*mod.split("."), a.name)
                 if candidate.with_suffix(".py").exists() or (candidate / "__init__.py").exists():
                     out.add(f"{mod}.{a.name}")
     return out
@@ -119,13 +123,74 @@ def test_subpackages_say_what_they_hold():
         assert doc and len(doc.split()) >= 15, f"{init}: needs a docstring saying what the subpackage holds"
 
 
-def test_the_checker_sees_a_violation():
-    # the walk above must notice an upward import; a file that makes one is caught
-    bad = PACKAGE / "data" / "_layout_probe.py"
-    bad.write_text("from spert.train.loop import train\n")
-    try:
-        deps = spert_imports(bad)
-        assert "spert.train.loop" in deps
-        assert LAYERS[part("spert.train.loop")] > LAYERS[part(module_name(bad))]
-    finally:
-        bad.unlink()
+def test_the_checker_sees_a_violation(tmp_path):
+    # the walk above must notice an upward import; a file that makes one is caught (the probe is
+    # written to a temporary copy of the package layout, never into the source tree)
+    probe_root = tmp_path / "spert"
+    (probe_root / "data").mkdir(parents=True)
+    for init in (probe_root / "__init__.py", probe_root / "data" / "__init__.py", probe_root / "data" / "schema.py"):
+        init.write_text("")
+    bad = probe_root / "data" / "_layout_probe.py"
+    bad.write_text("from spert.train.loop import train\nfrom . import schema\n")
+    deps = spert_imports(bad, root=probe_root)
+    assert "spert.train.loop" in deps and "spert.data.schema" in deps
+    assert LAYERS[part("spert.train.loop")] > LAYERS[part(module_name(bad, package=probe_root))]
+
+
+def functions(path: Path):
+    """(qualified name, first line, number of lines) of every function and method in ``path``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+
+    def walk(node, prefix):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                yield f"{prefix}{child.name}", child.lineno, child.end_lineno - child.lineno + 1
+                yield from walk(child, f"{prefix}{child.name}.")
+            elif isinstance(child, ast.ClassDef):
+                yield from walk(child, f"{prefix}{child.name}.")
+
+    yield from walk(tree, "")
+
+
+MAX_FUNCTION_LINES = 80
+
+
+def test_no_long_functions():
+    # a function longer than a screen does several jobs; split it into named steps
+    long = [f"{p.relative_to(ROOT)}:{line} {name} ({n} lines)" for p in sorted(PACKAGE.rglob("*.py"))
+            for name, line, n in functions(p) if n > MAX_FUNCTION_LINES]
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines:\n" + "\n".join(long)
+
+
+def test_long_functions_are_seen(tmp_path):
+    f = tmp_path / "m.py"
+    f.write_text("class C:\n    def f(self):\n" + "        x = 1\n" * MAX_FUNCTION_LINES)
+    assert [n for _, _, n in functions(f)] == [MAX_FUNCTION_LINES + 1]
+
+
+# a module name may repeat only where the repetition is the point: each layer's own settings,
+# and the CLI, whose modules are named after the commands they register
+SHARED_NAMES = {"__init__", "settings"}
+
+
+def test_module_names_are_unique():
+    seen: dict[str, list[str]] = {}
+    for p in PACKAGE.rglob("*.py"):
+        rel = p.relative_to(PACKAGE)
+        if p.stem in SHARED_NAMES or rel.parts[0] == "cli":
+            continue
+        seen.setdefault(p.stem, []).append(str(rel))
+    twice = {name: paths for name, paths in seen.items() if len(paths) > 1}
+    assert not twice, f"module names used more than once: {twice}"
+
+
+def test_eval_is_torch_free():
+    # scoring and rendering are pure: importing any spert.eval module must not import torch
+    mods = sorted(module_name(p) for p in (PACKAGE / "eval").rglob("*.py"))
+    code = ("import importlib, sys\n"
+            f"for m in {mods!r}:\n"
+            "    importlib.import_module(m)\n"
+            "    assert 'torch' not in sys.modules, m\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(PACKAGE.parent)})
+    assert done.returncode == 0, done.stderr[-2000:]

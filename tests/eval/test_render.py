@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from spert.infer.records import Prediction
+from spert.data.records import Prediction
 from spert.errors import DataError
 from spert.eval.render import compare, render_comparison, render_predictions
 

@@ -11,7 +11,7 @@ from spert.data.documents import Document, Entity, Relation, read_documents
 from spert.eval.report import (at_threshold, build_report, confusion_matrix, error_examples, threshold_sweep,
                                write_report)
 from spert.infer.decoding import DocPrediction, ScoredEntity, ScoredRelation, predict_documents
-from spert.infer.records import Prediction
+from spert.data.records import Prediction
 from spert.model.checkpoint import load_model
 
 TOKENS = tuple("John Smith works for Acme Corp in Paris".split())

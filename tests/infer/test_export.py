@@ -13,7 +13,7 @@ from spert.data.formats.common import ImportOptions
 from spert.data.text import TextTokenizer
 from spert.errors import SpertError
 from spert.infer.export import open_exporter
-from spert.infer.records import PredictedRelation, Prediction, entity_record
+from spert.data.records import PredictedRelation, Prediction, entity_record
 
 TEXTS = ["Zoë Müller leads Acme GmbH in Köln.\r\nHe met Bob.", "Nothing here."]
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from spert.infer.extractor import SpERT
-from spert.infer.records import Prediction
+from spert.data.records import Prediction
 from spert.errors import DataError
 
 TEXT = "John Smith works for Acme Corp. in New York. He was born in London in 1970!"

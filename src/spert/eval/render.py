@@ -32,7 +32,7 @@ from typing import Any, Iterable, Iterator
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from spert.data.documents import iter_records
-from spert.infer.records import Prediction, PredictedEntity
+from spert.data.records import Prediction, PredictedEntity
 from spert.errors import DataError
 
 # displaCy-like pastel colours, assigned to entity types in sorted order

@@ -37,7 +37,7 @@ from spert.errors import SpertError
 from spert.eval.metrics import TASK_TITLES, TASKS, Metrics, evaluate
 from spert.eval.render import compare, pair_documents, render_comparison
 from spert.infer.decoding import DocPrediction, ScoredEntity, ScoredRelation, predict_documents
-from spert.infer.records import Prediction
+from spert.data.records import Prediction
 from spert.model.checkpoint import load_model
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ from typing import Any
 
 from spert.atomic import AtomicFile, atomic_directory
 from spert.errors import SpertError
-from spert.infer.records import Prediction
+from spert.data.records import Prediction
 
 EXPORT_FORMATS = ("brat", "doccano", "labelstudio")
 _UNSAFE = re.compile(r"[^\w.-]+")

@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from spert.data.text import TextTokenizer, TokenizedText, merge_sentences, split_at
 from spert.errors import DataError, raise_or_report
 from spert.infer.decoding import max_subwords, predict_documents
-from spert.infer.records import Input, Prediction, PredictedEntity, PredictedRelation, entity_record, parse_input
+from spert.data.records import Input, Prediction, PredictedEntity, PredictedRelation, entity_record, parse_input
 from spert.infer.windows import predict_windowed
 from spert.model.checkpoint import Backend, load_model
 from spert.model.encoding import encode_words_batch

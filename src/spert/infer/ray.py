@@ -31,7 +31,7 @@ import numpy as np
 
 from spert.errors import DataError, SpertError
 from spert.infer.extractor import SpERT
-from spert.infer.records import Input, parse_input
+from spert.data.records import Input, parse_input
 from spert.infer.stream import (OutputWriter, PredictSummary, input_name, load_json_list, parse_line, read_lines,
                                 resolve_formats)
 

@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 
 from spert.infer.export import open_exporter
 from spert.infer.extractor import SpERT
-from spert.infer.records import Input, parse_input
+from spert.data.records import Input, parse_input
 from spert.atomic import AtomicFile
 from spert.data.documents import open_file, parse_json
 from spert.errors import DataError, SpertError, raise_or_report

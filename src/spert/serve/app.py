@@ -37,7 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from spert.errors import DataError
 from spert.eval.render import render_documents, stylesheet, type_colors
 from spert.infer.extractor import SpERT
-from spert.infer.records import Input, Prediction
+from spert.data.records import Input, Prediction
 from spert.model.checkpoint import FORMAT_VERSION, read_meta
 from spert.serve.batcher import BatcherClosed, MicroBatcher, QueueFull
 from spert.serve.protocol import (

@@ -3,7 +3,7 @@
 A request body is read as JSON by :func:`read_json` (which rejects what the model could
 not take: invalid JSON, nesting deeper than :data:`MAX_DEPTH`, strings with lone
 surrogates), validated strictly against a pydantic model and turned into checked
-:class:`~spert.infer.records.Input` items by :func:`extract_inputs` or
+:class:`~spert.data.records.Input` items by :func:`extract_inputs` or
 :func:`relation_inputs`. Every problem raises :class:`ClientError`, whose JSON body
 (:class:`ErrorBody`) names the field (``texts[3]``, ``documents[0].entities[2].type``)
 and, for a limit, the limit.
@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from spert.errors import DataError
-from spert.infer.records import Input, parse_input
+from spert.data.records import Input, parse_input
 from spert.serve.settings import ServeSettings
 
 MAX_DEPTH = 32  # deepest JSON nesting accepted (records are 4 deep; extra fields may nest a little)
