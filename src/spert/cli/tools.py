@@ -37,7 +37,7 @@ def bench(model: str = typer.Option(..., "--model", "-m",
           verbose: bool = VERBOSE) -> None:
     """Benchmark inference and training throughput, against the naive reference, and time and
     memory against sentence length; prints a table and writes JSON and a plot."""
-    from spert.tools.bench.report import format_report
+    from spert.tools.bench.tables import format_report
     from spert.tools.bench.run import run_bench, write_outputs
     from spert.tools.bench.settings import BenchSettings, parse_backends, parse_int_list
 

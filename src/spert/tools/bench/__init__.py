@@ -18,5 +18,5 @@ The machine may be shared and noisy: after a warm-up, the backends' passes are i
 ``repeats`` times and medians are reported; ratios are medians of per-repeat ratios, so drift
 in the machine's load cancels out. Models with untrained heads are calibrated first
 (:mod:`.calibrate`). :mod:`.run` runs it all and returns a :class:`~.run.BenchResult`;
-:mod:`.report` prints it.
+:mod:`.tables` prints it.
 """

@@ -1,4 +1,4 @@
-"""The human-readable report of a :class:`~spert.tools.bench.run.BenchResult`."""
+"""The printed tables of ``spert bench``: the report of a :class:`~spert.tools.bench.run.BenchResult`."""
 
 from __future__ import annotations
 
