@@ -1,4 +1,8 @@
-"""Atomic writes: a file or a directory appears complete or not at all."""
+"""Atomic writes: a file or a directory appears complete or not at all.
+
+The names of the hidden temporaries and of the old copy that a write keeps beside its target
+belong to this module; other code clears what an interrupted write left with ``remove_old_copy``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,11 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+
+def _old_copy(path: Path) -> Path:
+    """Where ``atomic_directory`` moves the previous copy of ``path`` while it swaps in the new one."""
+    return path.with_name(f".{path.name}.old")
 
 
 def _umask() -> int:
@@ -68,10 +77,19 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    old = path.with_name(f".{path.name}.old")
+    old = _old_copy(path)
     if old.exists():
         shutil.rmtree(old)
     if path.exists():
         os.replace(path, old)
     os.replace(tmp, path)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_old_copy(path: str | Path) -> None:
+    """Delete the previous copy of the directory ``path`` that an ``atomic_directory`` write
+    interrupted after its swap left beside it. While ``path`` itself is missing (the write was
+    interrupted mid-swap) the old copy is the only complete one and is kept."""
+    path = Path(path)
+    if path.exists():
+        shutil.rmtree(_old_copy(path), ignore_errors=True)

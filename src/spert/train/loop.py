@@ -14,7 +14,6 @@ import csv
 import hashlib
 import json
 import logging
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from accelerate import Accelerator
 from accelerate.utils import broadcast_object_list, gather_object
 from tqdm.auto import tqdm
 
-from spert.atomic import atomic_directory, atomic_write_text
+from spert.atomic import atomic_directory, atomic_write_text, remove_old_copy
 from spert.model.batch import collate
 from spert.model.checkpoint import build_model, write_model_files, save_model
 from spert.train.config import TrainConfig
@@ -372,7 +371,7 @@ def finish(run: Run, train_seconds: float, show_progress: bool) -> TrainResult:
             result.split = "test" if run.test_set is not None else "valid"
             atomic_write_text(out / "metrics.json", json.dumps(result.to_json(), indent=2))
             atomic_write_text(out / "predictions.json", json.dumps([p.to_json() for p in preds], ensure_ascii=False))
-        shutil.rmtree(out / ".last.old", ignore_errors=True)
+        remove_old_copy(out / "last")  # an interrupted save of the last checkpoint may have left it
     acc.wait_for_everyone()
     acc.end_training()
     return result
