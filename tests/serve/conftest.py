@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from spert.infer.extractor import SpERT
-from spert.serve.app import create_app
+from spert.serve.server import create_app
 from spert.serve.settings import ServeSettings
 
 

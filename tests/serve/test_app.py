@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from spert.serve.app import create_app
+from spert.serve.server import create_app
 from spert.serve.settings import ServeSettings
 
 TEXT = "John Smith works for Acme Corp. in New York. He was born in London in 1970!"

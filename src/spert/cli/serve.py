@@ -70,6 +70,6 @@ def serve(model: Path = MODEL_DIR,
                              max_entities=max_entities, timeout_s=timeout, api_key=api_key or None,
                              cors_origins=cors_origin or [], access_log=access_log)
     os.environ[SETTINGS_ENV] = settings.to_environment()  # uvicorn's workers build the app from it
-    uvicorn.run("spert.serve.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
+    uvicorn.run("spert.serve.server:app_from_environment", factory=True, host=host, port=port, workers=workers,
                 access_log=access_log, timeout_graceful_shutdown=int(timeout) + 5, server_header=False,
                 log_level="debug" if verbose else "info")
