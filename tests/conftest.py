@@ -75,7 +75,7 @@ def tiny_onnx_dirs(tiny_model_dir, tmp_path_factory) -> dict[str, Path]:
     """The tiny model exported to ONNX: fp32 and int8 (the default recipe), one export for both."""
     pytest.importorskip("onnxruntime")  # the onnx extra; installed in CI by scripts/setup.sh
     from spert.model.checkpoint import load_model
-    from spert.tools.export import build_fp32_graph, resolve_recipe, write_export
+    from spert.tools.onnx_export import build_fp32_graph, resolve_recipe, write_export
 
     model, tokenizer, inference = load_model(tiny_model_dir)
     root = tmp_path_factory.mktemp("tiny_onnx")

@@ -22,7 +22,7 @@ def onnx(model: Path = MODEL_DIR,
          verbose: bool = VERBOSE) -> None:
     """The encoder as an optimised ONNX graph (dynamic batch and length); heads, tokenizer and settings
     copied. Load the result like any model directory (--backend onnx)."""
-    from spert.tools.export import export_onnx
+    from spert.tools.onnx_export import export_onnx
 
     setup_logging(verbose)
     typer.echo(export_onnx(model, output, quantize).describe())

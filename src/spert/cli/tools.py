@@ -1,18 +1,26 @@
-"""``spert bench`` and ``spert convert``."""
+"""``spert bench`` (with ``spert bench serve``) and ``spert convert``."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
+import click
 import typer
+from click.core import ParameterSource
 
-from spert.cli.app import VERBOSE, app, setup_logging
+from spert.cli.app import MODEL_DIR, VERBOSE, app, setup_logging
+
+bench_app = typer.Typer(help="Benchmark inference and training (spert bench --model DIR), or serving "
+                             "(spert bench serve --model DIR).")
+app.add_typer(bench_app, name="bench", subcommand_metavar="[serve ...]")
 
 
-@app.command()
-def bench(model: str = typer.Option(..., "--model", "-m",
-                                    help="model directory, or an encoder name/directory (untrained heads)"),
+@bench_app.callback(invoke_without_command=True)
+def bench(ctx: typer.Context,
+          model: Optional[str] = typer.Option(None, "--model", "-m",
+                                              help="model directory, or an encoder name/directory (untrained "
+                                                   "heads); required unless a command follows"),
           data: Path = typer.Option(Path("data/conll04/conll04_test.json"), "--data", "-d",
                                     help="benchmark sentences (SpERT JSON or .jsonl, with gold annotations)"),
           types: Optional[Path] = typer.Option(None, "--types",
@@ -36,7 +44,14 @@ def bench(model: str = typer.Option(..., "--model", "-m",
           seed: int = typer.Option(0, "--seed", help="seed for untrained heads and training samples"),
           verbose: bool = VERBOSE) -> None:
     """Benchmark inference and training throughput, against the naive reference, and time and
-    memory against sentence length; prints a table and writes JSON and a plot."""
+    memory against sentence length; prints a table and writes JSON and a plot. `spert bench serve`:
+    the load test of spert serve."""
+    if ctx.invoked_subcommand is not None:
+        _no_options_before(ctx)
+        return
+    if model is None:
+        raise click.MissingParameter(ctx=ctx, param=next(p for p in ctx.command.params if p.name == "model"))
+
     from spert.tools.bench.tables import format_report
     from spert.tools.bench.run import run_bench, write_outputs
     from spert.tools.bench.settings import BenchSettings, parse_backends, parse_int_list
@@ -54,6 +69,49 @@ def bench(model: str = typer.Option(..., "--model", "-m",
     typer.echo(f"wrote {json_out}" + (f" and {result.plot}" if result.plot else ""))
 
 
+def _no_options_before(ctx: typer.Context) -> None:
+    """``spert bench --repeats 5 serve ...``: the option belongs to the other benchmark; say so, never ignore it."""
+    given = [p for p in ctx.command.params if ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE]
+    if given:
+        raise click.UsageError(f"{given[0].opts[0]} is an option of spert bench itself, not of spert bench "
+                               f"{ctx.invoked_subcommand}; put the command's options after its name", ctx)
+
+
+@bench_app.command("serve")
+def bench_serve(model: Path = MODEL_DIR,
+                data: Path = typer.Option(Path("data/conll04/conll04_test.json"), "--data", "-d",
+                                          help="SpERT JSON; each document's tokens joined by spaces are one request"),
+                clients: str = typer.Option("1,8,32", "--clients", help="concurrent clients per level, comma-separated"),
+                batch_size: int = typer.Option(8, "--batch-size", min=1,
+                                               help="sentences per forward pass, offline and served"),
+                limit: Optional[int] = typer.Option(None, "--limit", min=1, help="use only the first N sentences"),
+                rounds: int = typer.Option(1, "--rounds", min=1, help="send every sentence this many times per level"),
+                threads: Optional[int] = typer.Option(None, "--threads", min=1,
+                                                      help="PyTorch threads offline and in the server "
+                                                           "(default: cores)"),
+                url: Optional[str] = typer.Option(None, "--url", help="a running server instead of starting one"),
+                server_flag: Optional[List[str]] = typer.Option(None, "--server-flag",
+                                                                help="extra spert serve flag (repeatable), "
+                                                                     "e.g. --server-flag=--max-wait-ms=2"),
+                json_out: Optional[Path] = typer.Option(None, "--json", help="also write the results here"),
+                verbose: bool = VERBOSE) -> None:
+    """Load test of spert serve over loopback, beside offline prediction on the same sentences:
+    throughput and latency at each number of concurrent clients, every answer compared with the
+    one-at-a-time offline record, server CPU time per sentence. Needs the serve extra."""
+    from spert.tools.bench.loadtest import run_loadtest, write_result
+    from spert.tools.bench.settings import LoadTestSettings, parse_int_list
+    from spert.tools.bench.tables import format_load_test
+
+    setup_logging(verbose)
+    settings = LoadTestSettings(model=model, data=data, clients=parse_int_list(clients, "--clients"),
+                                batch_size=batch_size, limit=limit, rounds=rounds, threads=threads, url=url,
+                                server_flags=tuple(server_flag or ()))
+    result = run_loadtest(settings)
+    typer.echo(format_load_test(result))
+    if json_out is not None:
+        write_result(result, json_out)
+
+
 @app.command()
 def convert(old_dir: Path = typer.Argument(..., help="checkpoint directory of the authors' implementation"),
             new_dir: Path = typer.Argument(..., help="model directory to write (what --model accepts)"),
@@ -68,7 +126,7 @@ def convert(old_dir: Path = typer.Argument(..., help="checkpoint directory of th
                                                      help="default: the checkpoint's tokenizer setting, "
                                                           "lowercasing an uncased vocabulary")) -> None:
     """Convert a checkpoint of the authors' SpERT (CoNLL04, SciERC, ADE models) into a model directory."""
-    from spert.tools.convert import convert_checkpoint, describe
+    from spert.tools.authors_checkpoint import convert_checkpoint, describe
 
     setup_logging()
     report = convert_checkpoint(old_dir, new_dir, types=types, max_span_size=max_span_size,

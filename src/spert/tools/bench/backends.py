@@ -20,7 +20,7 @@ from spert.model.encoding import load_tokenizer, resolve_encoder
 from spert.model.network import SpERTModel
 from spert.model.settings import InferenceSettings, ModelSettings
 from spert.tools.bench.quantize import quantize_encoder
-from spert.tools.export import build_fp32_graph, resolve_recipe, write_export
+from spert.tools.onnx_export import build_fp32_graph, resolve_recipe, write_export
 
 
 @dataclass

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from spert.model.batch import collate
 from spert.model.checkpoint import load_model
-from spert.tools.convert import convert_checkpoint
+from spert.tools.authors_checkpoint import convert_checkpoint
 from spert.model.encoding import encode_words, resolve_encoder
 from spert.errors import CheckpointError, DataError
 from spert.model.spans import Sample

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from spert.cli import app
 from spert.errors import SpertError
-from spert.tools.export import DEFAULT_INT8, INT8_RECIPES, resolve_recipe
+from spert.tools.onnx_export import DEFAULT_INT8, INT8_RECIPES, resolve_recipe
 
 from paths import CONLL04
 
