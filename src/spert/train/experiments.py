@@ -25,7 +25,8 @@ from spert.atomic import atomic_write_text
 from spert.errors import ConfigError, SpertError
 from spert.eval.metrics import TASKS
 from spert.train.config import BASE_KEY, TrainConfig, load_config
-from spert.train.loop import changed_settings, train
+from spert.train.loop import train
+from spert.train.resume import can_resume, changed_settings
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +205,7 @@ def run_experiment(specs: Sequence[RunSpec], root: Path, title: str, *, show_pro
         if rec.status == "done":
             continue
         spec = rec.spec
-        resume = (spec.output_dir / "last" / "trainer_state.json").exists()
+        resume = can_resume(spec.output_dir)
         log.info("[%d/%d] %s: %s in %s", i + 1, len(records), spec.name, "resuming" if resume else "training",
                  spec.output_dir)
         try:

@@ -21,14 +21,13 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from accelerate import Accelerator
 from accelerate.utils import broadcast_object_list, gather_object
 from tqdm.auto import tqdm
 
-from spert.atomic import atomic_directory, atomic_write_text, remove_old_copy
+from spert.atomic import atomic_write_text, remove_old_copy
 from spert.model.batch import collate
-from spert.model.checkpoint import build_model, write_model_files, save_model
+from spert.model.checkpoint import build_model, save_model
 from spert.train.config import TrainConfig
 from spert.data.documents import Document, read_documents
 from spert.model.embedding import attach, restrict_to_training_vocabulary, unrestrict
@@ -36,23 +35,13 @@ from spert.model.encoding import Encoding, encode_words_batch, load_tokenizer, r
 from spert.errors import SpertError
 from spert.eval.metrics import Metrics, evaluate_predictions
 from spert.infer.decoding import DocPrediction, check_lengths, max_subwords, predict_documents
-from spert.train.optim import (AdamWNoBiasCorrection, clip_grad_norm, linear_schedule, optimizer_state_from_tensors,
-                    optimizer_state_tensors, parameter_groups)
+from spert.train.optim import AdamWNoBiasCorrection, clip_grad_norm, linear_schedule, parameter_groups
+from spert.train.resume import TrainerState, check_can_resume, last_checkpoint, load_checkpoint, save_checkpoint
 from spert.runtime import set_cpu_threads, tune_allocator
 from spert.train.sampling import seeded_rng, training_sample
 from spert.data.schema import TypeSchema, load_types
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainerState:
-    epoch: int = 0  # epochs completed
-    update: int = 0  # optimizer updates done
-    best_score: float = -1.0
-    best_epoch: int = -1
-    bad_evals: int = 0
-    stopped_early: bool = False
 
 
 @dataclass
@@ -87,53 +76,6 @@ def _append_csv(path: Path, row: dict[str, Any]) -> None:
         if new:
             w.writeheader()
         w.writerow(row)
-
-
-def _save_last(path: Path, model, tokenizer, optimizer, scheduler, state: TrainerState, cfg: TrainConfig) -> None:
-    """The resumable checkpoint: model files, optimizer, schedule, RNG and loop state."""
-    with atomic_directory(path) as tmp:
-        write_model_files(model, tokenizer, tmp, cfg.inference_settings())
-        tensors, meta = optimizer_state_tensors(optimizer)
-        save_file(tensors, str(tmp / "optimizer.safetensors"))
-        rng = {"torch": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            rng["cuda"] = torch.cuda.get_rng_state()
-        save_file(rng, str(tmp / "rng.safetensors"))
-        (tmp / "trainer_state.json").write_text(json.dumps({
-            "state": asdict(state), "optimizer": meta, "scheduler": scheduler.state_dict(),
-            "config": json.loads(cfg.model_dump_json())}, indent=2))
-
-
-# settings that may change when resuming without changing what the run computes
-_RESUME_FREE = {"output_dir", "eval_batch_size", "log_every", "cpu"}
-_BEFORE_SETTING = {"pack_sequences": False, "compact_embeddings": False, "head_init": "torch"}
-
-
-def changed_settings(before: dict[str, Any], cfg: TrainConfig) -> str:
-    """The settings that differ between an earlier run's config (JSON) and ``cfg`` and change what
-    a run computes, as "key (was X, now Y), ..."; empty when none does."""
-    now = json.loads(cfg.model_dump_json())
-    before = {**_BEFORE_SETTING, **before}  # runs older than a setting ran without it
-    changed = sorted(k for k, v in before.items() if k not in _RESUME_FREE and now.get(k) != v)
-    return ", ".join(f"{k} (was {before[k]!r}, now {now.get(k)!r})" for k in changed)
-
-
-def _load_last(path: Path, model, optimizer, scheduler, cfg: TrainConfig) -> TrainerState:
-    if not (path / "trainer_state.json").exists():
-        raise SpertError(f"{path}: no resumable checkpoint (trainer_state.json) to resume from")
-    meta = json.loads((path / "trainer_state.json").read_text())
-    changed = changed_settings(meta["config"], cfg)
-    if changed:
-        raise SpertError(f"{path}: cannot resume with changed settings: " + changed)
-    model.load_state_dict(load_file(str(path / "model.safetensors")))
-    optimizer.load_state_dict(optimizer_state_from_tensors(load_file(str(path / "optimizer.safetensors")),
-                                                           meta["optimizer"]))
-    scheduler.load_state_dict(meta["scheduler"])
-    rng = load_file(str(path / "rng.safetensors"))
-    torch.set_rng_state(rng["torch"])
-    if "cuda" in rng and torch.cuda.is_available():
-        torch.cuda.set_rng_state(rng["cuda"])
-    return TrainerState(**meta["state"])
 
 
 def micro_batches(n: int, batch_size: int, seed: int, epoch: int, group: int) -> list[np.ndarray]:
@@ -213,8 +155,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, show_progress: bool = True,
         if validation_due(run):
             validate(run, show_progress)
         if run.main:
-            _save_last(run.out / "last", run.acc.unwrap_model(run.model), run.tokenizer, run.optimizer,
-                       run.scheduler, run.state, cfg)
+            save_checkpoint(last_checkpoint(run.out), run.acc.unwrap_model(run.model), run.tokenizer,
+                            run.optimizer, run.scheduler, run.state, cfg)
         run.acc.wait_for_everyone()
         if on_epoch_end is not None:
             on_epoch_end(run.state.epoch, run.state)
@@ -228,9 +170,8 @@ def set_up(cfg: TrainConfig, resume: bool) -> Run:
     acc = Accelerator(cpu=cfg.cpu, mixed_precision=cfg.mixed_precision,
                       gradient_accumulation_steps=cfg.grad_accumulation)
     out = Path(cfg.output_dir)
-    last_dir = out / "last"
-    if resume and not (last_dir / "trainer_state.json").exists():
-        raise SpertError(f"{last_dir}: nothing to resume (no checkpoint from an earlier run)")
+    if resume:
+        check_can_resume(out)
     if not resume and (out / "model").exists() and acc.is_main_process:
         log.warning("%s exists and will be replaced at the end of this run", out / "model")
 
@@ -263,7 +204,7 @@ def set_up(cfg: TrainConfig, resume: bool) -> Run:
         attach(compact, optimizer)
     state = TrainerState()
     if resume:
-        state = _load_last(last_dir, model, optimizer, scheduler, cfg)
+        state = load_checkpoint(last_checkpoint(out), model, optimizer, scheduler, cfg)
         if acc.is_main_process:
             log.info("resuming after epoch %d (update %d)", state.epoch, state.update)
     model, optimizer = acc.prepare(model, optimizer)
@@ -371,7 +312,7 @@ def finish(run: Run, train_seconds: float, show_progress: bool) -> TrainResult:
             result.split = "test" if run.test_set is not None else "valid"
             atomic_write_text(out / "metrics.json", json.dumps(result.to_json(), indent=2))
             atomic_write_text(out / "predictions.json", json.dumps([p.to_json() for p in preds], ensure_ascii=False))
-        remove_old_copy(out / "last")  # an interrupted save of the last checkpoint may have left it
+        remove_old_copy(last_checkpoint(out))  # an interrupted save of the last checkpoint may have left it
     acc.wait_for_everyone()
     acc.end_training()
     return result

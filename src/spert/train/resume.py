@@ -1,0 +1,102 @@
+"""Resumable runs: the last checkpoint a run keeps in ``OUTPUT_DIR/last`` (model files,
+optimizer, schedule, random state and the loop's state), loading it back, and the check
+that the settings of the run being resumed are those it was started with.
+
+``train.loop`` saves the checkpoint after every epoch and loads it on ``resume=True``;
+``train.experiments`` asks which runs can resume and whether a directory an earlier run
+left holds the same settings.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from spert.atomic import atomic_directory
+from spert.errors import SpertError
+from spert.model.checkpoint import write_model_files
+from spert.train.config import TrainConfig
+from spert.train.optim import optimizer_state_from_tensors, optimizer_state_tensors
+
+LAST = "last"  # the resumable checkpoint's directory inside a run's output directory
+_STATE = "trainer_state.json"
+
+# settings that may change when resuming without changing what the run computes
+_RESUME_FREE = {"output_dir", "eval_batch_size", "log_every", "cpu"}
+# the value a setting had in runs from before it existed (their config.json lacks it)
+_BEFORE_SETTING = {"pack_sequences": False, "compact_embeddings": False, "head_init": "torch"}
+
+
+@dataclass
+class TrainerState:
+    epoch: int = 0  # epochs completed
+    update: int = 0  # optimizer updates done
+    best_score: float = -1.0
+    best_epoch: int = -1
+    bad_evals: int = 0
+    stopped_early: bool = False
+
+
+def last_checkpoint(output_dir: str | Path) -> Path:
+    return Path(output_dir) / LAST
+
+
+def can_resume(output_dir: str | Path) -> bool:
+    """Whether a run in ``output_dir`` left a checkpoint to resume from."""
+    return (last_checkpoint(output_dir) / _STATE).exists()
+
+
+def check_can_resume(output_dir: str | Path) -> None:
+    """Fail before anything loads when there is nothing to resume."""
+    if not can_resume(output_dir):
+        raise SpertError(f"{last_checkpoint(output_dir)}: nothing to resume (no checkpoint from an earlier run)")
+
+
+def save_checkpoint(path: Path, model, tokenizer, optimizer, scheduler, state: TrainerState,
+                    cfg: TrainConfig) -> None:
+    """The resumable checkpoint: model files, optimizer, schedule, RNG and loop state."""
+    with atomic_directory(path) as tmp:
+        write_model_files(model, tokenizer, tmp, cfg.inference_settings())
+        tensors, meta = optimizer_state_tensors(optimizer)
+        save_file(tensors, str(tmp / "optimizer.safetensors"))
+        rng = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state()
+        save_file(rng, str(tmp / "rng.safetensors"))
+        (tmp / _STATE).write_text(json.dumps({
+            "state": asdict(state), "optimizer": meta, "scheduler": scheduler.state_dict(),
+            "config": json.loads(cfg.model_dump_json())}, indent=2))
+
+
+def load_checkpoint(path: Path, model, optimizer, scheduler, cfg: TrainConfig) -> TrainerState:
+    """Put the checkpoint's weights, optimizer, schedule and RNG state back; the loop's state.
+    Refused when ``cfg`` changes what the run computes."""
+    if not (path / _STATE).exists():
+        raise SpertError(f"{path}: no resumable checkpoint ({_STATE}) to resume from")
+    meta = json.loads((path / _STATE).read_text())
+    changed = changed_settings(meta["config"], cfg)
+    if changed:
+        raise SpertError(f"{path}: cannot resume with changed settings: " + changed)
+    model.load_state_dict(load_file(str(path / "model.safetensors")))
+    optimizer.load_state_dict(optimizer_state_from_tensors(load_file(str(path / "optimizer.safetensors")),
+                                                           meta["optimizer"]))
+    scheduler.load_state_dict(meta["scheduler"])
+    rng = load_file(str(path / "rng.safetensors"))
+    torch.set_rng_state(rng["torch"])
+    if "cuda" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state(rng["cuda"])
+    return TrainerState(**meta["state"])
+
+
+def changed_settings(before: dict[str, Any], cfg: TrainConfig) -> str:
+    """The settings that differ between an earlier run's config (JSON) and ``cfg`` and change what
+    a run computes, as "key (was X, now Y), ..."; empty when none does."""
+    now = json.loads(cfg.model_dump_json())
+    before = {**_BEFORE_SETTING, **before}  # runs older than a setting ran without it
+    changed = sorted(k for k, v in before.items() if k not in _RESUME_FREE and now.get(k) != v)
+    return ", ".join(f"{k} (was {before[k]!r}, now {now.get(k)!r})" for k in changed)
