@@ -21,7 +21,7 @@ LAYERS = {
     "infer": 3,
     "eval": 4,
     "train": 5,
-    "serve": 6, "tools": 6,
+    "serve": 6, "tools": 6, "integrations": 6,
     "cli": 7, "__main__": 8,
     "__init__": 8,
 }
