@@ -7,7 +7,7 @@ from pathlib import Path
 
 from spert.data.formats.brat import read_brat
 from spert.data.formats.common import ImportOptions, ImportResult, ImportSummary
-from spert.data.formats.convert import convert
+from spert.data.formats.alignment import to_records
 from spert.data.formats.doccano import read_doccano
 from spert.data.formats.labelstudio import read_labelstudio
 from spert.data.text import TextTokenizer
@@ -35,4 +35,4 @@ def import_annotations(fmt: str, source: str | Path, options: ImportOptions | No
         docs = read_labelstudio(source, summary, pick=pick, text_field=text_field)  # type: ignore[arg-type]
     else:
         raise SpertError(f"unknown annotation format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return convert(docs, options, summary, tokenizer=tokenizer, subword_counts=subword_counts)
+    return to_records(docs, options, summary, tokenizer=tokenizer, subword_counts=subword_counts)

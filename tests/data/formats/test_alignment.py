@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from spert.data.formats import common as C
 from spert.data.formats.common import ImportOptions, ImportSummary, SourceDocument, SourceEntity, SourceRelation
-from spert.data.formats.convert import convert
+from spert.data.formats.alignment import to_records
 from spert.data.text import TextTokenizer, is_word
 
 TOKENIZER = TextTokenizer()
@@ -35,7 +35,7 @@ def test_every_item_carried_over_or_counted(data):
     options = ImportOptions(max_span_size=data.draw(st.integers(1, 4)), documents=data.draw(
         st.sampled_from(["split", "keep"])), max_subwords=data.draw(st.integers(4, 12)))
     summary = ImportSummary()
-    result = convert([doc], options, summary, tokenizer=TOKENIZER, subword_counts=lambda ws: [1] * len(ws))
+    result = to_records([doc], options, summary, tokenizer=TOKENIZER, subword_counts=lambda ws: [1] * len(ws))
 
     carried = set()
     for rec in result.records:

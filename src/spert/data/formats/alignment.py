@@ -1,28 +1,33 @@
-"""The conversion of source documents (characters and ids) into SpERT records of words.
+"""Source documents (characters and ids, as annotation tools store them) aligned to SpERT
+records of words.
 
-Conversion, per document:
+Per document, in these steps (each a function below):
 
-1. Entities. A discontinuous entity is skipped or replaced by the span covering its
-   fragments (``discontinuous``); whitespace around a span is trimmed. Both are
-   changes and counted.
-2. Words. The text is tokenized by the tokenizer ``spert predict`` uses
-   (:class:`spert.data.text.TextTokenizer`) and every entity boundary that falls
-   inside a word splits that word (:func:`spert.data.text.split_at`), so every entity
-   is a whole number of words. Word splits are counted (as notes: nothing is lost).
-3. Entities become word spans. Duplicates (same type and words) are merged, entities
-   longer than ``max_span_size`` words dropped, and with ``no_overlap`` (the ADE
-   setting) overlapping entities dropped.
-4. Records. ``split``: one record per sentence (sentences that an entity crosses are
-   merged first); ``keep``: one record per document, cut at sentence boundaries into
-   pieces of at most ``max_subwords`` encoder subwords when a tokenizer count is given.
-   In both, a sentence longer than ``max_subwords`` is cut into windows between
-   entities (:func:`_fit`), as training refuses longer inputs. A relation whose
-   entities end up in different records is dropped and counted.
+1. Entities (:func:`_char_spans`). A discontinuous entity is skipped or replaced by
+   the span covering its fragments (``discontinuous``); whitespace around a span is
+   trimmed. Both are changes and counted.
+2. Words (:func:`_split_words`). The text is tokenized by the tokenizer ``spert
+   predict`` uses (:class:`spert.data.text.TextTokenizer`) and every entity boundary
+   that falls inside a word splits that word (:func:`spert.data.text.split_at`), so
+   every entity is a whole number of words. Word splits are counted (as notes:
+   nothing is lost).
+3. Entities become word spans (:func:`_word_entities`, :func:`_drop_overlapping`).
+   Duplicates (same type and words) are merged, entities longer than
+   ``max_span_size`` words dropped, and with ``no_overlap`` (the ADE setting)
+   overlapping entities dropped.
+4. Records (:func:`_layout`). ``split``: one record per sentence (sentences that an
+   entity crosses are merged first); ``keep``: one record per document, cut at
+   sentence boundaries into pieces of at most ``max_subwords`` encoder subwords when a
+   tokenizer count is given. In both, a sentence longer than ``max_subwords`` is cut
+   into windows between entities (:func:`_fit`), as training refuses longer inputs.
+5. Relations (:func:`_relations`). A relation whose entities end up in different
+   records is dropped and counted, as are relations to unknown, dropped or skipped
+   entities, from an entity to itself, and duplicates.
 
-Every record keeps where it came from: ``document`` (the source id), ``sentence``
-(index of its first sentence in the document), ``char_offsets`` (every word's
-character span in the document's text) and, in ``keep`` mode, ``sentences`` (word
-ranges inside the record).
+Every record keeps where it came from (:func:`_records`): ``document`` (the source
+id), ``sentence`` (index of its first sentence in the document), ``char_offsets``
+(every word's character span in the document's text) and, in ``keep`` mode,
+``sentences`` (word ranges inside the record).
 """
 
 from __future__ import annotations
@@ -53,9 +58,18 @@ class _Entity:
     where: str
 
 
-def convert(docs: Iterable[SourceDocument], options: ImportOptions, summary: ImportSummary, *,
-            tokenizer: TextTokenizer | None = None,
-            subword_counts: Callable[[Sequence[str]], Sequence[int]] | None = None) -> ImportResult:
+@dataclass
+class _Layout:
+    """How a document's words are cut into records."""
+
+    groups: list[list[tuple[int, int]]]  # per record, its sentences' word ranges
+    sentence_starts: list[int]  # first word of every (merged) sentence
+    group_of: dict[int, int]  # word -> record index
+
+
+def to_records(docs: Iterable[SourceDocument], options: ImportOptions, summary: ImportSummary, *,
+               tokenizer: TextTokenizer | None = None,
+               subword_counts: Callable[[Sequence[str]], Sequence[int]] | None = None) -> ImportResult:
     """SpERT records and a types file from source documents; every change goes to ``summary``.
 
     ``subword_counts`` gives the encoder's subwords of each word; with it no record is
@@ -85,6 +99,19 @@ def convert(docs: Iterable[SourceDocument], options: ImportOptions, summary: Imp
     return ImportResult(records, types, summary)
 
 
+def _convert_document(doc: SourceDocument, tok: TokenizedText, options: ImportOptions, symmetric: set[str],
+                      summary: ImportSummary, subword_counts) -> list[dict[str, Any]]:
+    """The records of one document, in the steps of the module's docstring (the summary counts
+    every change in the order of these steps)."""
+    spans = _char_spans(doc, options, summary)
+    tok = _split_words(doc, tok, spans, summary)
+    entities, index = _word_entities(doc, tok, spans, options, summary)
+    alive = _drop_overlapping(entities, options, summary)
+    layout = _layout(doc, tok, entities, alive, options, summary, subword_counts)
+    relations = _relations(doc, entities, index, alive, symmetric, layout, summary)
+    return _records(doc, tok, entities, alive, layout, relations, options, summary)
+
+
 def _char_spans(doc: SourceDocument, options: ImportOptions, summary: ImportSummary) -> dict[str, tuple]:
     """Entity id -> (type, char start, char end, where) after discontinuity and trimming."""
     out: dict[str, tuple] = {}
@@ -112,15 +139,20 @@ def _char_spans(doc: SourceDocument, options: ImportOptions, summary: ImportSumm
     return out
 
 
-def _convert_document(doc: SourceDocument, tok: TokenizedText, options: ImportOptions, symmetric: set[str],
-                      summary: ImportSummary, subword_counts) -> list[dict[str, Any]]:
-    spans = _char_spans(doc, options, summary)
+def _split_words(doc: SourceDocument, tok: TokenizedText, spans: dict[str, tuple],
+                 summary: ImportSummary) -> TokenizedText:
+    """The words split at every entity boundary that falls inside a word (a note each)."""
     before = len(tok.words)
     tok = split_at(tok, [x for _, a, b, _ in spans.values() for x in (a, b)])
     summary.note(WORD_SPLIT, f"{doc.id}", len(tok.words) - before)
-    starts = [a for a, _ in tok.offsets]
+    return tok
 
-    # entity ids -> word spans; duplicates point to the entity they duplicate
+
+def _word_entities(doc: SourceDocument, tok: TokenizedText, spans: dict[str, tuple], options: ImportOptions,
+                   summary: ImportSummary) -> tuple[list[_Entity], dict[str, int]]:
+    """The entities as word spans, and entity id -> index into them (a duplicate points to the
+    entity it duplicates); an entity of no whole word or longer than ``max_span_size`` is dropped."""
+    starts = [a for a, _ in tok.offsets]
     entities: list[_Entity] = []
     index: dict[str, int] = {}
     seen: dict[tuple[str, int, int], int] = {}
@@ -142,14 +174,24 @@ def _convert_document(doc: SourceDocument, tok: TokenizedText, options: ImportOp
             continue
         seen[key] = index[eid] = len(entities)
         entities.append(_Entity(etype, first, last + 1, where))
+    return entities, index
+
+
+def _drop_overlapping(entities: list[_Entity], options: ImportOptions, summary: ImportSummary) -> set[int]:
+    """Indices of the entities kept: all, or with ``no_overlap`` those overlapping no other."""
     alive = set(range(len(entities)))
     if options.no_overlap:
         kept, _ = remove_overlapping([(e.start, e.end, e.type, i) for i, e in enumerate(entities)], [])
         for i in alive - {k[3] for k in kept}:
             summary.change(OVERLAPPING, entities[i].where)
         alive = {k[3] for k in kept}
+    return alive
 
-    # records: word ranges, each fitting the encoder when subwords are counted
+
+def _layout(doc: SourceDocument, tok: TokenizedText, entities: list[_Entity], alive: set[int],
+            options: ImportOptions, summary: ImportSummary, subword_counts) -> _Layout:
+    """Records as word ranges, each fitting the encoder when subwords are counted; an entity that
+    no record holds whole is dropped from ``alive``."""
     word_spans = [(entities[i].start, entities[i].end) for i in alive]
     sentences = merge_sentences(tok.sentences, word_spans)
     summary.note(SENTENCES_MERGED, doc.id, len(tok.sentences) - len(sentences))
@@ -163,8 +205,7 @@ def _convert_document(doc: SourceDocument, tok: TokenizedText, options: ImportOp
         fitted = _fit(groups, counts, options.max_subwords, word_spans)
         summary.note(LONG_SENTENCE_CUT, doc.id, len(fitted) - len(groups))
         groups = fitted
-    sentence_starts = [a for a, _ in sentences]
-    group_of = {}  # word -> record index
+    group_of = {}
     for g, group in enumerate(groups):
         for w in range(group[0][0], group[-1][1]):
             group_of[w] = g
@@ -172,10 +213,14 @@ def _convert_document(doc: SourceDocument, tok: TokenizedText, options: ImportOp
         if group_of[entities[i].start] != group_of[entities[i].end - 1]:
             summary.change(ENTITY_CUT, entities[i].where)
             alive.discard(i)
+    return _Layout(groups, [a for a, _ in sentences], group_of)
 
-    # relations: by record, with local entity indices
-    rels_by_group: dict[int, list[tuple[str, int, int]]] = {}
-    seen_rel: set[tuple[str, int, int]] = set()
+
+def _relations(doc: SourceDocument, entities: list[_Entity], index: dict[str, int], alive: set[int],
+               symmetric: set[str], layout: _Layout, summary: ImportSummary) -> dict[int, list[tuple[str, int, int]]]:
+    """Record index -> its relations (type, head, tail as indices into ``entities``)."""
+    by_group: dict[int, list[tuple[str, int, int]]] = {}
+    seen: set[tuple[str, int, int]] = set()
     for r in doc.relations:
         ends = []
         for eid in (r.head, r.tail):
@@ -197,32 +242,38 @@ def _convert_document(doc: SourceDocument, tok: TokenizedText, options: ImportOp
             continue
         if r.type in symmetric and (entities[t].start, entities[t].end) < (entities[h].start, entities[h].end):
             h, t = t, h
-        gh, gt = group_of[entities[h].start], group_of[entities[t].start]
+        gh, gt = layout.group_of[entities[h].start], layout.group_of[entities[t].start]
         if gh != gt:
-            crossing = bisect.bisect_right(sentence_starts, entities[h].start) != \
-                bisect.bisect_right(sentence_starts, entities[t].start)
+            crossing = bisect.bisect_right(layout.sentence_starts, entities[h].start) != \
+                bisect.bisect_right(layout.sentence_starts, entities[t].start)
             summary.change(RELATION_ACROSS if crossing else RELATION_ACROSS_WINDOWS, r.where)
             continue
-        if (r.type, h, t) in seen_rel:
+        if (r.type, h, t) in seen:
             summary.change(DUPLICATE_RELATION, r.where)
             continue
-        seen_rel.add((r.type, h, t))
-        rels_by_group.setdefault(gh, []).append((r.type, h, t))
+        seen.add((r.type, h, t))
+        by_group.setdefault(gh, []).append((r.type, h, t))
+    return by_group
 
+
+def _records(doc: SourceDocument, tok: TokenizedText, entities: list[_Entity], alive: set[int], layout: _Layout,
+             relations: dict[int, list[tuple[str, int, int]]], options: ImportOptions,
+             summary: ImportSummary) -> list[dict[str, Any]]:
+    """One SpERT record per group, entity and relation indices local to it."""
     records = []
-    for g, group in enumerate(groups):
+    for g, group in enumerate(layout.groups):
         s, e = group[0][0], group[-1][1]
         ents = sorted((i for i in alive if s <= entities[i].start < e),
                       key=lambda i: (entities[i].start, entities[i].end, entities[i].type))
         local = {i: k for k, i in enumerate(ents)}
-        rels = sorted((rt, local[h], local[t]) for rt, h, t in rels_by_group.get(g, []))
+        rels = sorted((rt, local[h], local[t]) for rt, h, t in relations.get(g, []))
         record: dict[str, Any] = {
             "tokens": list(tok.words[s:e]),
             "entities": [{"type": entities[i].type, "start": entities[i].start - s, "end": entities[i].end - s}
                          for i in ents],
             "relations": [{"type": rt, "head": h, "tail": t} for rt, h, t in rels],
             "document": doc.id,
-            "sentence": bisect.bisect_right(sentence_starts, s) - 1,
+            "sentence": bisect.bisect_right(layout.sentence_starts, s) - 1,
         }
         if options.documents == "keep":
             record["sentences"] = [[a - s, b - s] for a, b in group]
