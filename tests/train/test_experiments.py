@@ -1,16 +1,16 @@
 """Experiments of several runs: cross-validation, seeds and ablations; resumable, summarised."""
 
 import json
-import math
 
 import pytest
 
 from paths import CONLL04, ROOT
 from spert.errors import ConfigError, SpertError
 from spert.train.config import load_config
-from spert.train.experiments import (SCORE_KEYS, RunRecord, ablation_runs, ablation_setting, cv_runs, find_folds,
-                                     fold_pattern, mean_std, parse_int_list, run_experiment, seed_runs, summarize)
+from spert.train.experiments import (RunRecord, ablation_runs, ablation_setting, cv_runs, find_folds, fold_pattern,
+                                     parse_int_list, run_experiment, seed_runs, summarize)
 from spert.train.loop import TrainResult
+from spert.train.summary import SCORE_KEYS, ExperimentSummary, Spread, mean_std
 from spert.eval.metrics import Metrics, PRF, TaskScores
 
 
@@ -71,12 +71,6 @@ def test_fold_pattern_and_discovery(tmp_path):
     assert find_folds(str(d / "nothing_{fold}.json")) == []
 
 
-def test_mean_and_sample_std_by_hand():
-    m, s = mean_std([1.0, 2.0, 6.0])
-    assert m == pytest.approx(3.0) and s == pytest.approx(math.sqrt((4 + 1 + 9) / 2))
-    assert mean_std([5.0]) == (5.0, None) and mean_std([]) == (None, None)
-
-
 def test_cv_runs_each_fold_and_seed_in_its_own_directory_and_summarises(tmp_path):
     d = _folds(tmp_path)
     cfg = _cfg(tmp_path)
@@ -96,6 +90,7 @@ def test_cv_runs_each_fold_and_seed_in_its_own_directory_and_summarises(tmp_path
     assert group["scores"]["ner_macro_f1"]["mean"] == pytest.approx(mean / 2)
     md = (tmp_path / "cv" / "summary.md").read_text()
     assert f"{mean:.2f} ± {std:.2f}" in md and "fold_2/seed_2" in md
+    assert ExperimentSummary.from_json(summary).markdown() == md
 
     # run again: everything is reused, nothing trains
     again = FakeTrainer()
@@ -142,8 +137,9 @@ def test_summary_marks_missing_runs():
     cfg = load_config(None, {"train_path": "a", "types_path": "b", "test_path": "c"})
     recs = seed_runs(cfg, [1, 2], ROOT / "x")
     s = summarize([RunRecord(recs[0], "done", {k: 50.0 for k in SCORE_KEYS}), RunRecord(recs[1])], "t")
-    g = s["groups"][0]
-    assert g["done"] == 1 and g["runs"] == 2 and g["scores"]["ner_micro_f1"] == {"mean": 50.0, "std": None}
+    (g,) = s.groups
+    assert g.done == 1 and g.runs == 2 and g.scores["ner_micro_f1"] == Spread(50.0, None)
+    assert [r.status for r in s.runs] == ["done", "pending"] and s.runs[1].scores == {}
 
 
 def test_shipped_ablation_configs_change_one_thing_each():

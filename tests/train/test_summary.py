@@ -1,9 +1,14 @@
 """The experiment summary: summary.json and summary.md, byte for byte, from hand-made run records."""
 
+import json
+import math
 from pathlib import Path
 
+import pytest
+
 from spert.train.config import load_config
-from spert.train.experiments import SCORE_KEYS, RunRecord, RunSpec, write_summary
+from spert.train.experiments import RunRecord, RunSpec, summarize, write_summary
+from spert.train.summary import SCORE_KEYS, ExperimentSummary, Spread, mean_std
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -39,3 +44,17 @@ def test_summary_files_are_byte_identical_to_the_recorded_ones(tmp_path):
     write_summary(records(), tmp_path, "spert ablate: baseline, context_cls, cv, nothing")
     for name in ("summary.json", "summary.md"):
         assert (tmp_path / name).read_bytes() == (GOLDEN / name).read_bytes(), name
+
+
+def test_summary_reads_back_from_its_json():
+    summary = summarize(records(), "t")
+    again = ExperimentSummary.from_json(json.loads(json.dumps(summary.to_json())))
+    assert again == summary and again.markdown() == summary.markdown()
+
+
+def test_mean_and_sample_std_by_hand():
+    m, s = mean_std([1.0, 2.0, 6.0])
+    assert m == pytest.approx(3.0) and s == pytest.approx(math.sqrt((4 + 1 + 9) / 2))
+    assert mean_std([5.0]) == (5.0, None) and mean_std([]) == (None, None)
+    assert Spread.of([5.0]).cell() == "5.00" and Spread.of([]).cell() == "–"
+    assert Spread.of([1.0, 2.0, 6.0]).cell() == "3.00 ± 2.65"

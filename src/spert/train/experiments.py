@@ -2,9 +2,9 @@
 
 Every run has its own output directory and is resumable: a finished run (``metrics.json``
 written by the same settings) is reused, an interrupted one resumes from its last checkpoint,
-a missing one is trained. The summary (mean and sample standard deviation over the finished
-runs of each group, and one row per run) is rewritten after every run, as JSON and Markdown,
-so it is there, with unfinished runs marked, however far the experiment got.
+a missing one is trained. The summary (``train.summary``: mean and sample standard deviation
+over the finished runs of each group, and one row per run) is rewritten after every run, as
+JSON and Markdown, so it is there, with unfinished runs marked, however far the experiment got.
 """
 
 from __future__ import annotations
@@ -12,27 +12,23 @@ from __future__ import annotations
 import gc
 import json
 import logging
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import yaml
 
-from spert.atomic import atomic_write_text
 from spert.errors import ConfigError, SpertError
-from spert.eval.metrics import TASKS
+from spert.eval.metrics import Metrics
 from spert.train.config import BASE_KEY, TrainConfig, load_config
-from spert.train.loop import train
+from spert.train.loop import TrainResult, train
 from spert.train.resume import can_resume, changed_settings
+from spert.train.summary import ExperimentSummary, GroupSummary, RunSummary, Status, format_scores, scores_of
 
 log = logging.getLogger(__name__)
 
-AVERAGES = ("micro", "macro")
-SCORE_KEYS = tuple(f"{task}_{avg}_f1" for task in TASKS for avg in AVERAGES)  # "ner_micro_f1", ...
-SCORE_TITLES = {"ner": "NER", "rel": "REL", "rel_plus": "REL+"}
 FOLD = "{fold}"  # the fold number's place in a split file pattern
 
 
@@ -57,16 +53,21 @@ class RunSpec:
 
 @dataclass
 class RunRecord:
+    """How far a run got: pending, failed (with the error) or done (with its scores)."""
+
     spec: RunSpec
-    status: Literal["done", "failed", "pending"] = "pending"
-    scores: dict[str, float] = field(default_factory=dict)  # SCORE_KEYS -> F1
+    status: Status = "pending"
+    scores: dict[str, float] = field(default_factory=dict)  # train.summary.SCORE_KEYS -> F1
     train_seconds: float | None = None
     error: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {"group": self.spec.group, "fold": self.spec.fold, "seed": self.spec.cfg.seed,
-                "status": self.status, "output_dir": str(self.spec.output_dir), "scores": self.scores,
-                "train_seconds": self.train_seconds, "error": self.error}
+    @classmethod
+    def done(cls, spec: RunSpec, metrics: Metrics, train_seconds: float | None) -> "RunRecord":
+        return cls(spec, "done", scores_of(metrics), train_seconds)
+
+    def summary(self) -> RunSummary:
+        return RunSummary(self.spec.group, self.spec.fold, self.spec.cfg.seed, self.status, str(self.spec.output_dir),
+                          self.scores, self.train_seconds, self.error)
 
 
 # --- building the runs -------------------------------------------------------------------------
@@ -163,15 +164,19 @@ def ablation_runs(configs: Sequence[Path], root: Path, seeds: Sequence[int] | No
 # --- running ------------------------------------------------------------------------------------
 
 def _finished(spec: RunSpec) -> RunRecord | None:
+    """The record of a run an earlier invocation finished (its ``metrics.json``), if any."""
     path = spec.output_dir / "metrics.json"
     if not path.exists():
         return None
-    return _record(spec, json.loads(path.read_text(encoding="utf-8")))
+    obj = json.loads(path.read_text(encoding="utf-8"))
+    return RunRecord.done(spec, Metrics.from_json(obj), obj.get("train_seconds"))
 
 
-def _record(spec: RunSpec, metrics: dict[str, Any]) -> RunRecord:
-    scores = {f"{t}_{a}_f1": float(metrics[t][a]["f1"]) for t in TASKS for a in AVERAGES}
-    return RunRecord(spec, "done", scores, metrics.get("train_seconds"))
+def _trained(spec: RunSpec, result: TrainResult) -> RunRecord:
+    if result.metrics is None:
+        raise SpertError(f"{spec.name}: the run has no scores (no test or validation set)")
+    # the training time as metrics.json holds it, so that a reused run's record is the same
+    return RunRecord.done(spec, result.metrics, round(result.train_seconds, 1))
 
 
 def check_runs(specs: Sequence[RunSpec]) -> None:
@@ -210,7 +215,7 @@ def run_experiment(specs: Sequence[RunSpec], root: Path, title: str, *, show_pro
                  spec.output_dir)
         try:
             result = trainer(spec.cfg, resume=resume, show_progress=show_progress)
-            records[i] = _record(spec, result.to_json())
+            records[i] = _trained(spec, result)
             log.info("[%d/%d] %s: %s", i + 1, len(records), spec.name, format_scores(records[i].scores))
         except (KeyboardInterrupt, SystemExit):
             raise
@@ -225,75 +230,20 @@ def run_experiment(specs: Sequence[RunSpec], root: Path, title: str, *, show_pro
     return records
 
 
-def format_scores(scores: dict[str, float]) -> str:
-    return ", ".join(f"{SCORE_TITLES[t]} {scores[f'{t}_micro_f1']:.2f}/{scores[f'{t}_macro_f1']:.2f}" for t in TASKS) \
-        + " (micro/macro F1)"
-
-
 # --- summary --------------------------------------------------------------------------------------
 
-def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
-    """Mean and sample standard deviation (n - 1); the deviation is None for fewer than two values."""
-    if not values:
-        return None, None
-    m = sum(values) / len(values)
-    if len(values) < 2:
-        return m, None
-    return m, math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
-
-
-def summarize(records: Sequence[RunRecord], title: str) -> dict[str, Any]:
+def summarize(records: Sequence[RunRecord], title: str) -> ExperimentSummary:
+    """One group per ``RunSpec.group`` (in order of first appearance), then every run."""
     groups: dict[str, list[RunRecord]] = {}
     for r in records:
         groups.setdefault(r.spec.group, []).append(r)
-    out = []
-    for name, recs in groups.items():
-        done = [r for r in recs if r.status == "done"]
-        cfg = recs[0].spec.cfg
-        stats = {k: dict(zip(("mean", "std"), mean_std([r.scores[k] for r in done]))) for k in SCORE_KEYS}
-        out.append({"group": name, "setting": recs[0].spec.setting, "epochs": cfg.epochs,
-                    "encoder": cfg.encoder, "seeds": sorted({r.spec.cfg.seed for r in recs}),
-                    "folds": sorted({r.spec.fold for r in recs if r.spec.fold is not None}),
-                    "runs": len(recs), "done": len(done), "failed": sum(r.status == "failed" for r in recs),
-                    "scores": stats})
-    return {"title": title, "std": "sample standard deviation (n - 1) over the finished runs",
-            "groups": out, "runs": [r.to_json() for r in records]}
+    return ExperimentSummary(title, tuple(
+        GroupSummary.of(name, recs[0].spec.setting, recs[0].spec.cfg.epochs, recs[0].spec.cfg.encoder,
+                        [r.summary() for r in recs]) for name, recs in groups.items()),
+        tuple(r.summary() for r in records))
 
 
-def _cell(mean: float | None, std: float | None) -> str:
-    if mean is None:
-        return "–"
-    return f"{mean:.2f}" + (f" ± {std:.2f}" if std is not None else "")
-
-
-def summary_markdown(summary: dict[str, Any]) -> str:
-    heads = [f"{SCORE_TITLES[t]} {a}" for t in TASKS for a in AVERAGES]
-    lines = [f"# {summary['title']}", "",
-             "F1 in percent; mean ± sample standard deviation over the finished runs of each row.", "",
-             "| group | setting | epochs | seeds | folds | runs done | " + " | ".join(heads) + " |",
-             "|" + "---|" * (6 + len(heads))]
-    for g in summary["groups"]:
-        cells = [_cell(g["scores"][k]["mean"], g["scores"][k]["std"]) for k in SCORE_KEYS]
-        folds = ",".join(map(str, g["folds"])) or "–"
-        failed = f" ({g['failed']} failed)" if g["failed"] else ""
-        lines.append(f"| {g['group']} | {g['setting'] or '–'} | {g['epochs']} | {','.join(map(str, g['seeds']))} | "
-                     f"{folds} | {g['done']}/{g['runs']}{failed} | " + " | ".join(cells) + " |")
-    lines += ["", "## Runs", "",
-              "| group | fold | seed | status | " + " | ".join(heads) + " | train min | output |",
-              "|" + "---|" * (6 + len(heads))]
-    for r in summary["runs"]:
-        cells = [f"{r['scores'][k]:.2f}" if k in r["scores"] else "–" for k in SCORE_KEYS]
-        minutes = f"{r['train_seconds'] / 60:.1f}" if r["train_seconds"] is not None else "–"
-        status = r["status"] + (f": {r['error']}" if r["error"] else "")
-        fold = "–" if r["fold"] is None else r["fold"]
-        lines.append(f"| {r['group']} | {fold} | {r['seed']} | {status} | " + " | ".join(cells)
-                     + f" | {minutes} | {r['output_dir']} |")
-    return "\n".join(lines) + "\n"
-
-
-def write_summary(records: Sequence[RunRecord], root: Path, title: str) -> dict[str, Any]:
+def write_summary(records: Sequence[RunRecord], root: Path, title: str) -> ExperimentSummary:
     summary = summarize(records, title)
-    root.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(root / "summary.json", json.dumps(summary, indent=2))
-    atomic_write_text(root / "summary.md", summary_markdown(summary))
+    summary.write(root)
     return summary
