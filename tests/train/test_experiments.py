@@ -98,6 +98,20 @@ def test_cv_runs_each_fold_and_seed_in_its_own_directory_and_summarises(tmp_path
     assert again.calls == []
 
 
+def test_cv_patterns_default_to_the_configs_fold_files(tmp_path):
+    d = _folds(tmp_path, 2)
+    cfg = _cfg(tmp_path, train_path=str(d / "ade_split_0_train.json"), test_path=str(d / "ade_split_0_test.json"),
+               seed=7)
+    specs = cv_runs(cfg, tmp_path / "cv", None, None)
+    assert [(s.fold, s.cfg.seed, s.cfg.train_path.name, s.cfg.test_path.name) for s in specs] == [
+        (0, 7, "ade_split_0_train.json", "ade_split_0_test.json"), (1, 7, "ade_split_1_train.json",
+                                                                    "ade_split_1_test.json")]
+    no_test = cfg.model_copy(update={"test_path": None})
+    with pytest.raises(ConfigError, match="^ade.yaml: cross-validation needs test_path or --test-pattern"):
+        cv_runs(no_test, tmp_path / "cv", None, None, source="ade.yaml")
+    assert len(cv_runs(no_test, tmp_path / "cv", [1], None, test_pattern=str(d / "ade_split_{fold}_test.json"))) == 2
+
+
 def test_a_failed_run_is_recorded_the_others_go_on_and_a_rerun_retries_it(tmp_path):
     cfg = _cfg(tmp_path)
     specs = seed_runs(cfg, [1, 2, 3], tmp_path / "s")
@@ -168,6 +182,10 @@ def test_ablation_runs_layout_and_overrides(tmp_path):
     assert specs[3].output_dir == tmp_path / "context_cls" / "seed_2"
     with pytest.raises(ConfigError, match="distinct"):
         ablation_runs([abl / "baseline.yaml", abl / "baseline.yaml"], tmp_path, None, {})
+    with pytest.raises(ConfigError, match="give ablation config files"):
+        ablation_runs([], tmp_path, None, {})
+    with pytest.raises(ConfigError, match="--output_dir: use -o/--output-dir"):
+        ablation_runs([abl / "baseline.yaml"], tmp_path, None, {"output_dir": "x"})
 
 
 def test_config_base_key(tmp_path):

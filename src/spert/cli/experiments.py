@@ -28,19 +28,14 @@ def cv(ctx: typer.Context,
     'spert data split --folds K' writes). Each fold and seed trains in OUTPUT_DIR/fold_K/seed_S and is
     resumable (run the same command again); OUTPUT_DIR/summary.{json,md} has the mean and std of NER,
     REL and REL+ (micro and macro F1) and a per-fold table. Other settings: --KEY VALUE."""
-    from spert.errors import ConfigError
     from spert.train.config import load_config, parse_overrides
-    from spert.train.experiments import cv_runs, fold_pattern, parse_int_list, run_experiment
+    from spert.train.experiments import cv_runs, parse_int_list, run_experiment
 
     setup_logging(verbose)
     cfg = load_config(config, parse_overrides(list(ctx.args)))
-    if cfg.test_path is None and test_pattern is None:
-        raise ConfigError(f"{config}: cross-validation needs test_path or --test-pattern")
-    train_p = train_pattern or fold_pattern(cfg.train_path, "train-pattern")
-    test_p = test_pattern or fold_pattern(cfg.test_path, "test-pattern")
     root = cfg.output_dir
-    specs = cv_runs(cfg, root, parse_int_list(seeds, "seeds") or [cfg.seed], parse_int_list(folds, "folds"),
-                    train_p, test_p)
+    specs = cv_runs(cfg, root, parse_int_list(seeds, "seeds"), parse_int_list(folds, "folds"), train_pattern,
+                    test_pattern, source=str(config))
     records = run_experiment(specs, root, f"spert cv: {config}", show_progress=not quiet)
     finish_experiment(records, root)
 
@@ -54,18 +49,13 @@ def ablate(ctx: typer.Context,
     [--seeds 42,43] [-o DIR] [--KEY VALUE ...]. The config files come first; --KEY VALUE settings
     after them apply to every run (e.g. --epochs 5). Each config and seed trains in DIR/NAME/seed_S and
     is resumable; DIR/summary.{json,md} is the table (mean ± std per config)."""
-    from spert.errors import ConfigError
     from spert.train.config import parse_overrides
     from spert.train.experiments import ablation_runs, parse_int_list, run_experiment
 
     setup_logging(verbose)
-    args = list(ctx.args)
+    args = list(ctx.args)  # the config files, then --KEY VALUE settings for every run
     first_option = next((i for i, a in enumerate(args) if a.startswith("--")), len(args))
     configs, overrides = [Path(a) for a in args[:first_option]], parse_overrides(args[first_option:])
-    if not configs:
-        raise ConfigError("give ablation config files, e.g. spert ablate configs/ablations/*.yaml")
-    if "output_dir" in overrides:
-        raise ConfigError("--output_dir: use -o/--output-dir DIR for the ablation's root directory")
     specs = ablation_runs(configs, output_dir, parse_int_list(seeds, "seeds"), overrides)
     records = run_experiment(specs, output_dir, "spert ablate: " + ", ".join(c.stem for c in configs),
                              show_progress=not quiet)

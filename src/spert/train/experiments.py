@@ -119,10 +119,17 @@ def find_folds(pattern: str) -> list[int]:
     return sorted(int(m.group(1)) for m in found if m)
 
 
-def cv_runs(cfg: TrainConfig, root: Path, seeds: Sequence[int], folds: Sequence[int] | None,
-            train_pattern: str, test_pattern: str) -> list[RunSpec]:
+def cv_runs(cfg: TrainConfig, root: Path, seeds: Sequence[int] | None, folds: Sequence[int] | None,
+            train_pattern: str | None = None, test_pattern: str | None = None, *,
+            source: str = "config") -> list[RunSpec]:
     """One run per fold and seed, in ``root/fold_K/seed_S``, training on the fold's train file and
-    testing on its test file."""
+    testing on its test file. A pattern not given is read off the config's ``train_path`` or
+    ``test_path`` (``source`` names the config in errors); folds default to those whose files
+    exist, seeds to the config's."""
+    if test_pattern is None and cfg.test_path is None:
+        raise ConfigError(f"{source}: cross-validation needs test_path or --test-pattern")
+    train_pattern = train_pattern or fold_pattern(cfg.train_path, "train-pattern")
+    test_pattern = test_pattern or fold_pattern(cfg.test_path, "test-pattern")
     for pattern in (train_pattern, test_pattern):
         if FOLD not in pattern:
             raise ConfigError(f"{pattern}: a split file pattern needs {FOLD}")
@@ -137,7 +144,7 @@ def cv_runs(cfg: TrainConfig, root: Path, seeds: Sequence[int], folds: Sequence[
     runs = []
     for k in folds:
         fold_cfg = _with(cfg, train_path=train_pattern.format(fold=k), test_path=test_pattern.format(fold=k))
-        runs += seed_runs(fold_cfg, seeds, root / f"fold_{k}", group="cv", fold=k)
+        runs += seed_runs(fold_cfg, seeds or [cfg.seed], root / f"fold_{k}", group="cv", fold=k)
     return runs
 
 
@@ -149,7 +156,12 @@ def ablation_setting(path: Path) -> str:
 
 def ablation_runs(configs: Sequence[Path], root: Path, seeds: Sequence[int] | None,
                   overrides: dict[str, Any]) -> list[RunSpec]:
-    """One group per ablation config (named by its file), one run per seed in ``root/NAME/seed_S``."""
+    """One group per ablation config (named by its file), one run per seed in ``root/NAME/seed_S``;
+    ``overrides`` apply to every config."""
+    if not configs:
+        raise ConfigError("give ablation config files, e.g. spert ablate configs/ablations/*.yaml")
+    if "output_dir" in overrides:
+        raise ConfigError("--output_dir: use -o/--output-dir DIR for the ablation's root directory")
     names = [Path(c).stem for c in configs]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
