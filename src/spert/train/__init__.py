@@ -1,4 +1,7 @@
-"""Training: the spec's negative sampling, the optimiser (AdamW without bias correction)
-and schedule, typed training settings read from YAML and the command line, and the
-training loop (Accelerate: CPU, GPU, mixed precision, data parallel, resumable runs).
-Uses ``infer`` and ``eval`` for validation; depends on nothing above it."""
+"""Training: the spec's negative sampling (``sampling``), the optimiser (AdamW without bias
+correction) and schedule (``optim``), typed training settings read from YAML and the command
+line (``config``), the training loop (``loop``; Accelerate: CPU, GPU, mixed precision, data
+parallel) and the last checkpoint a run resumes from (``resume``), a model evaluated on gold
+data (``evaluation``), and experiments of several runs (``experiments``: seeds,
+cross-validation, ablations) with their typed summaries (``summary``). Uses ``infer`` and
+``eval`` for validation; depends on nothing above it."""
