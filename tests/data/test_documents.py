@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from spert.data.documents import read_documents
+from spert.data.documents import RecordWriter, read_documents, write_records
 from spert.errors import DataError
 from spert.data.schema import load_types
 
@@ -134,3 +134,38 @@ def test_benchmark_datasets_load(conll04_types):
     assert len(read_documents(CONLL04 / "conll04_test.json", load_types(conll04_types))) == 288
     docs = read_documents(SCIERC / "scierc_test.json", load_types(SCIERC / "scierc_types.json"))
     assert len(docs) == 551
+
+
+RECORDS = [GOOD, {"tokens": ["Zoë"], "entities": [], "relations": [], "document": "d1"}]
+
+
+def test_written_records_read_back_in_each_layout(tmp_path, conll04_types):
+    types = load_types(conll04_types)
+    for name, one_line, expected in (
+            ("a.json", False, "[\n" + ",\n".join(json.dumps(r, ensure_ascii=False) for r in RECORDS) + "\n]\n"),
+            ("b.jsonl", False, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in RECORDS)),
+            ("c.json", True, json.dumps(RECORDS, ensure_ascii=False)),
+            ("d.jsonl", True, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in RECORDS))):
+        write_records(tmp_path / name, RECORDS, one_line=one_line)
+        assert (tmp_path / name).read_text(encoding="utf-8") == expected, name  # "Zoë" as is, not escaped
+        assert [d.to_json() for d in read_documents(tmp_path / name, types)] == RECORDS
+
+
+def test_record_writer_leaves_nothing_on_abort_and_writes_an_empty_list(tmp_path, capsys):
+    w = RecordWriter(tmp_path / "x.json", jsonl=False)
+    w.write(GOOD)
+    w.abort()
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(RuntimeError):
+        write_records(tmp_path / "y.jsonl", (r if r is GOOD else _raise() for r in RECORDS))
+    assert list(tmp_path.iterdir()) == []
+    write_records(tmp_path / "empty.json", [])
+    assert (tmp_path / "empty.json").read_text() == "[\n]\n"
+    w = RecordWriter("-", jsonl=True)  # standard output
+    w.write_serialised('{"tokens": ["a"]}')
+    w.commit()
+    assert capsys.readouterr().out == '{"tokens": ["a"]}\n'
+
+
+def _raise():
+    raise RuntimeError("stop")

@@ -34,10 +34,6 @@ def _subword_counter(encoder: Optional[str]):
     return counts
 
 
-def summary_path(output: Path) -> Path:
-    return output.with_name(output.stem + ".summary.json")
-
-
 @data_app.command("import", epilog="Every entity or relation that is not carried over exactly (a discontinuous "
                                    "entity, a relation across sentences or to an unknown id, a duplicate, an "
                                    "entity longer than --max-span-size words, ...) is counted by reason, with "
@@ -73,10 +69,8 @@ def import_(fmt: str = typer.Argument(..., metavar="FORMAT", help="brat, doccano
                                                            "you will predict with (default: rule-based English)"),
             encoder: Optional[str] = ENCODER, max_subwords: int = MAX_SUBWORDS) -> None:
     """Import brat, doccano or Label Studio annotations as SpERT JSON and a types file."""
-    from spert.atomic import atomic_write_text
-    from spert.data.documents import is_jsonl
     from spert.data.formats.common import ImportOptions
-    from spert.data.formats.importer import import_annotations
+    from spert.data.formats.importer import import_annotations, write_import
     from spert.data.text import TextTokenizer
     from spert.errors import SpertError
 
@@ -90,14 +84,9 @@ def import_(fmt: str = typer.Argument(..., metavar="FORMAT", help="brat, doccano
                             strict=strict, max_subwords=max_subwords)
     result = import_annotations(fmt, source, options, tokenizer=TextTokenizer(spacy_model),
                                 subword_counts=_subword_counter(encoder), pick=pick, text_field=text_field)
-    lines = [json.dumps(r, ensure_ascii=False) for r in result.records]
-    # SpERT JSON with one record a line (it diffs and greps well), or JSON Lines for .jsonl
-    atomic_write_text(output, "".join(x + "\n" for x in lines) if is_jsonl(output)
-                      else "[\n" + ",\n".join(lines) + "\n]\n")
-    atomic_write_text(types_output, json.dumps(result.types, ensure_ascii=False, indent=2) + "\n")
-    atomic_write_text(summary_path(output), json.dumps(result.summary.to_json(), ensure_ascii=False, indent=2) + "\n")
+    summary = write_import(result, output, types_output)
     typer.echo(result.summary.format())
-    typer.echo(f"wrote {output}, {types_output} and {summary_path(output)}")
+    typer.echo(f"wrote {output}, {types_output} and {summary}")
 
 
 @data_app.command("stats")
@@ -126,26 +115,9 @@ def split(file: Path = typer.Argument(..., help="dataset: SpERT JSON or .jsonl")
           name: Optional[str] = typer.Option(None, "--name", help="file name prefix (default: the input's stem)")) -> None:
     """Split by document (never a document's sentences across parts): NAME_{train,dev,test}.json for
     --ratios, or NAME_split_{K}_{train,test}.json for --folds (the ADE layout `spert cv` reads)."""
-    from spert.data.documents import iter_records
-    from spert.data.split import kfold, parse_ratios, part_path, split_by_ratios, write_parts
-    from spert.errors import SpertError
+    from spert.data.split import split_file
 
-    if (ratios is None) == (folds is None):
-        raise SpertError("give exactly one of --ratios and --folds")
-    records = [obj for _, _, obj in iter_records(file)]
-    prefix = name or file.stem
-    if folds is not None:
-        pairs = kfold(records, folds, seed)
-        files = {part_path(output_dir, prefix, part.name, k): part for k, pair in enumerate(pairs) for part in pair}
-        about = {"source": str(file), "seed": seed, "folds": folds}
-    else:
-        shares = parse_ratios(ratios)
-        parts = split_by_ratios(records, shares, seed)
-        files = {part_path(output_dir, prefix, part.name): part for part in parts}
-        about = {"source": str(file), "seed": seed, "ratios": list(shares)}
-    manifest = output_dir / f"{prefix}_split.json"
-    output_dir.mkdir(parents=True, exist_ok=True)  # only once the split is known to be possible
-    write_parts(records, files, manifest, about)
-    for path, part in files.items():
+    written = split_file(file, output_dir, ratios=ratios, folds=folds, seed=seed, name=name)
+    for path, part in written.parts.items():
         typer.echo(f"{path}: {len(part.records)} sentences")
-    typer.echo(f"wrote {manifest}")
+    typer.echo(f"wrote {written.manifest}")

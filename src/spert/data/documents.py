@@ -1,21 +1,28 @@
-"""Documents and the readers for SpERT JSON, JSON Lines and DyGIE JSON Lines.
+"""Documents, and SpERT JSON and JSON Lines read and written.
 
 Everything a user can get wrong in a dataset is checked here, at the boundary, and
 reported with the file, the document index and the field. Nothing is clipped or
 dropped silently. Duplicate relations (the same type between the same entities)
 occur in the published SciERC copy; they carry no information and are merged.
+
+The JSON helpers here (:func:`open_file`, :func:`load_json`, :func:`iter_jsonl`) are the
+ones every reader of the data layer uses: DyGIE (:mod:`spert.data.dygie`), the
+annotation formats (:mod:`spert.data.formats`) and prediction input. Every SpERT JSON
+file the package writes goes through :func:`write_records` or :class:`RecordWriter`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator, Sequence
+from typing import IO, Any, Callable, Iterable, Iterator, Sequence
 
-from spert.errors import DataError
+from spert.atomic import AtomicFile, atomic_write_text
 from spert.data.schema import TypeSchema
+from spert.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +80,19 @@ def parse_document(obj: Any, schema: TypeSchema | None, *, path: str | Path | No
 
     if not isinstance(obj, dict):
         raise fail(f"a document must be a JSON object, got {type(obj).__name__}")
+    tokens = _tokens(obj, fail)
+    entities = _entities(obj, schema, len(tokens), require_annotations, fail)
+    needs_relations = require_annotations and (schema is None or schema.num_relation_types > 0)
+    relations = _relations(obj, schema, entities, needs_relations, fail, (path, doc))
+    extra = {k: v for k, v in obj.items() if k not in ("tokens", "entities", "relations")}
+    return Document(tuple(tokens), tuple(entities), tuple(relations), extra)
+
+
+Fail = Callable[..., DataError]  # (problem, field=None) -> the error naming file, document and line
+
+
+def _tokens(obj: dict[str, Any], fail: Fail) -> list[str]:
+    """The record's non-empty list of string tokens."""
     if "tokens" not in obj:
         raise fail("missing field", "tokens")
     tokens = obj["tokens"]
@@ -83,33 +103,38 @@ def parse_document(obj: Any, schema: TypeSchema | None, *, path: str | Path | No
     for i, t in enumerate(tokens):
         if not isinstance(t, str):
             raise fail(f"must be a string, got {type(t).__name__}", f"tokens[{i}]")
-    n = len(tokens)
+    return tokens
 
-    needs_relations = require_annotations and (schema is None or schema.num_relation_types > 0)
-    def records(name: str, required: bool, keys: tuple[str, ...]):
-        """Yield (field name, values of ``keys``) for each object of the list ``obj[name]``."""
-        raw = obj.get(name)
-        if raw is None:
-            if required:
-                raise fail("missing field", name)
-            raw = []
-        if not isinstance(raw, list):
-            raise fail(f"must be a list, got {type(raw).__name__}", name)
-        for i, item in enumerate(raw):
-            fld = f"{name}[{i}]"
-            if not isinstance(item, dict):
-                raise fail(f"must be an object, got {type(item).__name__}", fld)
-            for key in keys:
-                if key not in item:
-                    raise fail("missing field", f"{fld}.{key}")
-            if not isinstance(item["type"], str):
-                raise fail(f"must be a string, got {type(item['type']).__name__}", f"{fld}.type")
-            yield fld, [item[k] for k in keys]
 
+def _items(obj: dict[str, Any], name: str, required: bool, keys: tuple[str, ...],
+           fail: Fail) -> Iterator[tuple[str, list[Any]]]:
+    """Yield (field name, values of ``keys``) for each object of the list ``obj[name]``, whose
+    ``type`` must be a string."""
+    raw = obj.get(name)
+    if raw is None:
+        if required:
+            raise fail("missing field", name)
+        raw = []
+    if not isinstance(raw, list):
+        raise fail(f"must be a list, got {type(raw).__name__}", name)
+    for i, item in enumerate(raw):
+        fld = f"{name}[{i}]"
+        if not isinstance(item, dict):
+            raise fail(f"must be an object, got {type(item).__name__}", fld)
+        for key in keys:
+            if key not in item:
+                raise fail("missing field", f"{fld}.{key}")
+        if not isinstance(item["type"], str):
+            raise fail(f"must be a string, got {type(item['type']).__name__}", f"{fld}.type")
+        yield fld, [item[k] for k in keys]
+
+
+def _entities(obj: dict[str, Any], schema: TypeSchema | None, n: int, required: bool, fail: Fail) -> list[Entity]:
+    """The record's entities: known types, spans inside its ``n`` tokens, no duplicates."""
     entities: list[Entity] = []
     seen: dict[tuple[str, int, int], int] = {}
-    for i, (fld, (etype, start, end)) in enumerate(records("entities", require_annotations,
-                                                           ("type", "start", "end"))):
+    for i, (fld, (etype, start, end)) in enumerate(_items(obj, "entities", required, ("type", "start", "end"),
+                                                          fail)):
         if schema is not None and schema.entity_class(etype) is None:
             known = ", ".join(t.name for t in schema.entities)
             raise fail(f"unknown entity type {etype!r} (the types file declares: {known})", f"{fld}.type")
@@ -127,10 +152,16 @@ def parse_document(obj: Any, schema: TypeSchema | None, *, path: str | Path | No
             raise fail(f"duplicate entity: same type and span as entities[{seen[key3]}]", fld)
         seen[key3] = i
         entities.append(Entity(etype, start, end))
+    return entities
 
+
+def _relations(obj: dict[str, Any], schema: TypeSchema | None, entities: list[Entity], required: bool,
+               fail: Fail, where: tuple[Any, Any]) -> list[Relation]:
+    """The record's relations: known types, head and tail among ``entities`` and distinct;
+    symmetric ones with the earlier-starting entity as head; duplicates merged."""
     relations: list[Relation] = []
-    seen_rel: set[tuple[str, int, int]] = set()
-    for fld, (rtype, head, tail) in records("relations", needs_relations, ("type", "head", "tail")):
+    seen: set[tuple[str, int, int]] = set()
+    for fld, (rtype, head, tail) in _items(obj, "relations", required, ("type", "head", "tail"), fail):
         rel_type = None
         if schema is not None:
             idx = schema.relation_index(rtype)
@@ -149,14 +180,12 @@ def parse_document(obj: Any, schema: TypeSchema | None, *, path: str | Path | No
         # Symmetric relations are stored with the earlier-starting entity as head.
         if rel_type is not None and rel_type.symmetric and entities[tail].start < entities[head].start:
             head, tail = tail, head
-        if (rtype, head, tail) in seen_rel:
-            log.debug("%s: document %s: duplicate relation %s merged", path, doc, fld)
+        if (rtype, head, tail) in seen:
+            log.debug("%s: document %s: duplicate relation %s merged", *where, fld)
             continue
-        seen_rel.add((rtype, head, tail))
+        seen.add((rtype, head, tail))
         relations.append(Relation(rtype, head, tail))
-
-    extra = {k: v for k, v in obj.items() if k not in ("tokens", "entities", "relations")}
-    return Document(tuple(tokens), tuple(entities), tuple(relations), extra)
+    return relations
 
 
 def open_file(path: str | Path, mode: str = "r") -> IO:
@@ -224,6 +253,64 @@ def read_documents(path: str | Path, schema: TypeSchema | None, *,
     """Read a SpERT JSON file (a list of records) or JSON Lines (one record a line)."""
     return [parse_document(obj, schema, path=path, doc=i, line=line, require_annotations=require_annotations)
             for line, i, obj in iter_records(path)]
+
+
+def write_records(path: str | Path, records: Iterable[dict[str, Any]], *, one_line: bool = False) -> None:
+    """Write SpERT records atomically: JSON Lines for a ``.jsonl`` (or ``.ndjson``) path, else
+    a JSON list with one record a line (it diffs and greps well).
+
+    ``one_line`` writes the list on a single line without a final newline, as training's
+    ``predictions.json`` and the parts of ``spert data split`` have always been written.
+    """
+    if one_line and not is_jsonl(path):
+        atomic_write_text(path, json.dumps(list(records), ensure_ascii=False))
+        return
+    writer = RecordWriter(path, jsonl=is_jsonl(path))
+    try:
+        for record in records:
+            writer.write(record)
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+class RecordWriter:
+    """SpERT records streamed as JSON Lines or as one JSON list with a record a line, to
+    standard output (``path`` None or ``-``) or to a file that appears, complete, only on
+    :meth:`commit` (:class:`spert.atomic.AtomicFile`)."""
+
+    def __init__(self, path: str | Path | None, *, jsonl: bool) -> None:
+        self.jsonl, self.count = jsonl, 0
+        self.file = None if path in (None, "-") else AtomicFile(path)
+        self.fh = sys.stdout if self.file is None else self.file.fh
+        if not jsonl:
+            self.fh.write("[")
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.write_serialised(json.dumps(record, ensure_ascii=False))
+
+    def write_serialised(self, text: str) -> None:
+        """A record already serialised as one line of JSON."""
+        if self.jsonl:
+            self.fh.write(text + "\n")
+        else:
+            self.fh.write(("\n" if self.count == 0 else ",\n") + text)
+        self.count += 1
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    def commit(self) -> None:
+        if not self.jsonl:
+            self.fh.write("\n]\n")
+        self.fh.flush()
+        if self.file is not None:
+            self.file.commit()
+
+    def abort(self) -> None:
+        if self.file is not None:
+            self.file.abort()
 
 
 def spans_overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:

@@ -1,11 +1,12 @@
-"""Splitting a dataset by document: train/dev/test parts or k cross-validation folds.
+"""Splitting a dataset by document: train/dev/test parts or k cross-validation folds
+(``spert data split``: :func:`split_file`).
 
 SpERT trains on sentences, but sentences of one document share vocabulary, names and
 style; putting some in training and others in test inflates scores. So records are
 grouped into documents first and whole documents are assigned: by the ``doc_id`` field
 (what ``spert data import`` writes), else ``orig_id`` (the authors' releases), else each
-record is a document of its own. Pure functions; the only randomness is a generator
-seeded by the caller.
+record is a document of its own. The splits are pure functions; the only randomness is a
+generator seeded by the caller.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from spert.atomic import atomic_write_text
-from spert.errors import DataError
+from spert.data.documents import iter_records, write_records
+from spert.errors import DataError, SpertError
 
 DOCUMENT_KEYS = ("doc_id", "orig_id")  # record fields that name a record's document, in order of preference
 
@@ -121,7 +123,40 @@ def write_parts(records: Sequence[Any], files: dict[Path, Part], manifest: Path,
     doc_of = {i: d for d, g in enumerate(groups) for i in g}
     summary = {}
     for path, part in files.items():
-        atomic_write_text(path, json.dumps([records[i] for i in part.records], ensure_ascii=False))
+        write_records(path, [records[i] for i in part.records], one_line=True)
         summary[path.name] = {"sentences": len(part.records), "documents": len({doc_of[i] for i in part.records})}
     atomic_write_text(manifest, json.dumps({**about, "documents": len(groups), "sentences": len(records),
                                             "files": summary}, indent=2))
+
+
+@dataclass(frozen=True)
+class SplitFiles:
+    """What :func:`split_file` wrote: every part's file and the manifest."""
+
+    parts: dict[Path, Part]
+    manifest: Path
+
+
+def split_file(file: Path, output_dir: Path, *, ratios: str | None = None, folds: int | None = None,
+               seed: int = 42, name: str | None = None) -> SplitFiles:
+    """Split a SpERT JSON or JSON Lines file by document into ``NAME_{train,dev,test}.json``
+    (``ratios``, e.g. ``"0.8,0.1,0.1"``) or ``NAME_split_{K}_{train,test}.json`` (``folds``:
+    the ADE layout ``spert cv`` reads), with the manifest ``NAME_split.json``; ``NAME`` is
+    ``name`` or the input's stem. ``output_dir`` is created only once the split is possible."""
+    if (ratios is None) == (folds is None):
+        raise SpertError("give exactly one of --ratios and --folds")
+    records = [obj for _, _, obj in iter_records(file)]
+    prefix = name or file.stem
+    if folds is not None:
+        pairs = kfold(records, folds, seed)
+        files = {part_path(output_dir, prefix, part.name, k): part for k, pair in enumerate(pairs) for part in pair}
+        about: dict[str, Any] = {"source": str(file), "seed": seed, "folds": folds}
+    else:
+        shares = parse_ratios(ratios)  # type: ignore[arg-type]
+        parts = split_by_ratios(records, shares, seed)
+        files = {part_path(output_dir, prefix, part.name): part for part in parts}
+        about = {"source": str(file), "seed": seed, "ratios": list(shares)}
+    manifest = output_dir / f"{prefix}_split.json"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    write_parts(records, files, manifest, about)
+    return SplitFiles(files, manifest)
