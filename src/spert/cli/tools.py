@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List, Optional
 
-import click
 import typer
-from click.core import ParameterSource
 
 from spert.cli.app import MODEL_DIR, VERBOSE, app, setup_logging
 
@@ -50,7 +48,8 @@ def bench(ctx: typer.Context,
         _no_options_before(ctx)
         return
     if model is None:
-        raise click.MissingParameter(ctx=ctx, param=next(p for p in ctx.command.params if p.name == "model"))
+        raise typer.BadParameter("needed unless a command follows (spert bench serve --model DIR)", ctx=ctx,
+                                 param=next(p for p in ctx.command.params if p.name == "model"))
 
     from spert.tools.bench.tables import format_report
     from spert.tools.bench.run import run_bench, write_outputs
@@ -71,10 +70,11 @@ def bench(ctx: typer.Context,
 
 def _no_options_before(ctx: typer.Context) -> None:
     """``spert bench --repeats 5 serve ...``: the option belongs to the other benchmark; say so, never ignore it."""
-    given = [p for p in ctx.command.params if ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE]
+    sources = {p.name: ctx.get_parameter_source(p.name) for p in ctx.command.params}
+    given = [p for p in ctx.command.params if getattr(sources[p.name], "name", None) == "COMMANDLINE"]
     if given:
-        raise click.UsageError(f"{given[0].opts[0]} is an option of spert bench itself, not of spert bench "
-                               f"{ctx.invoked_subcommand}; put the command's options after its name", ctx)
+        raise typer.BadParameter(f"an option of spert bench itself, not of spert bench {ctx.invoked_subcommand}; "
+                                 "put the command's options after its name", ctx=ctx, param=given[0])
 
 
 @bench_app.command("serve")

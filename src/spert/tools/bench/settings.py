@@ -1,4 +1,4 @@
-"""What one benchmark run depends on."""
+"""What one benchmark run (``spert bench``) and one load test (``spert bench serve``) depend on."""
 
 from __future__ import annotations
 
@@ -41,6 +41,25 @@ class BenchSettings:
                 "naive_repeats": self.naive_repeats, "train_updates": self.train_updates,
                 "lengths": list(self.lengths), "length_repeats": self.length_repeats,
                 "quantize": "torch-int8" in self.backends, "seed": self.seed}
+
+
+@dataclass(frozen=True)
+class LoadTestSettings:
+    """Everything one load test of ``spert serve`` depends on (:mod:`spert.tools.bench.loadtest`)."""
+
+    model: Path  # a spert model directory
+    data: Path = DEFAULT_DATA  # SpERT JSON; each document's tokens joined by spaces are one request
+    clients: tuple[int, ...] = (1, 8, 32)  # concurrent clients, one level each
+    batch_size: int = 8  # sentences per forward pass, offline and served
+    limit: int | None = None  # only the first N sentences
+    rounds: int = 1  # every sentence sent this many times per level
+    threads: int | None = None  # PyTorch threads offline and in the server (default: every core)
+    url: str | None = None  # a running server instead of starting one
+    server_flags: tuple[str, ...] = ()  # extra flags for the spert serve started here
+
+    def __post_init__(self) -> None:
+        if not self.clients:
+            raise SpertError("--clients: give at least one number of concurrent clients")
 
 
 def parse_int_list(text: str, option: str) -> tuple[int, ...]:

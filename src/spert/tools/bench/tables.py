@@ -1,7 +1,9 @@
-"""The printed tables of ``spert bench``: the report of a :class:`~spert.tools.bench.run.BenchResult`."""
+"""The printed tables of ``spert bench`` (a :class:`~spert.tools.bench.run.BenchResult`) and of
+``spert bench serve`` (a :class:`~spert.tools.bench.loadtest.LoadTestResult`)."""
 
 from __future__ import annotations
 
+from spert.tools.bench.loadtest import LoadTestResult
 from spert.tools.bench.run import BenchResult
 
 
@@ -73,4 +75,19 @@ def format_report(r: BenchResult) -> str:
             lines.append(f"{row.words:>6}{row.subwords:>9}{row.ours.ms:>10.1f}"
                          + (f"{nv.ms:>10.1f}" if nv else f"{'-':>10}") + f"{row.ours.peak_mb:>10.1f}"
                          + (f"{nv.peak_mb:>10.1f}{row.ours.peak_mb / max(nv.peak_mb, 1e-9):>10.3f}" if nv else ""))
+    return "\n".join(lines)
+
+
+def format_load_test(r: LoadTestResult) -> str:
+    off = r.offline
+    lines = [f"{r.sentences} sentences; offline {off.sentences_per_s_before:.1f} sent/s before, "
+             f"{off.sentences_per_s_after:.1f} after; one sentence alone {off.single_sentence_p50_ms:.1f} ms "
+             f"(p50); offline CPU {off.cpu_ms_per_sentence:.1f} ms/sentence",
+             "clients  sent/s  vs offline  p50 ms  p95 ms  p99 ms  p50 vs one  server CPU ms/sent  failed  mismatched"]
+    for lv in r.levels:
+        cpu = "-" if lv.server_cpu_ms_per_sentence is None else \
+            f"{lv.server_cpu_ms_per_sentence:.1f} ({r.cpu_vs_offline(lv):.2f}x)"
+        lines.append(f"{lv.clients:>7}  {lv.sentences_per_s:6.1f}  {r.throughput_vs_offline(lv):10.2f}  "
+                     f"{lv.p50_ms:6.1f}  {lv.p95_ms:6.1f}  {lv.p99_ms:6.1f}  "
+                     f"{r.p50_vs_single_sentence(lv):10.2f}  {cpu:>18}  {lv.failed:6}  {lv.mismatched:10}")
     return "\n".join(lines)
