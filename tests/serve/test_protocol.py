@@ -5,7 +5,8 @@ surrogates, malformed bytes, records with given entities of every shape. Every a
 must be a 200 with well-formed records or a 4xx whose JSON body names the problem, and
 the server must stay ready. ``SPERT_FUZZ_EXAMPLES`` sets the examples per test (CI:
 the default below); ``SPERT_FUZZ_REPORT=FILE`` writes how many requests were sent and
-which distinct error paths (status, code, field) they reached.
+which distinct error paths (status, code, field) they reached. Each test counts its own
+requests and asserts on them, so any one runs alone or in any order.
 """
 
 from __future__ import annotations
@@ -28,9 +29,6 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize
                                                  HealthCheck.filter_too_much])
 MAX_CHARS, MAX_TEXTS, MAX_BODY, MAX_ENTITIES = 200, 6, 6000, 4
 CODES = set(ErrorBody.model_fields["error"].description.split(": ")[1].split(", "))
-
-SENT: Counter = Counter()  # requests per endpoint
-PATHS: Counter = Counter()  # (endpoint, status, error code, field with indices as [i])
 
 
 @pytest.fixture(scope="module")
@@ -97,61 +95,108 @@ raw_bodies = st.one_of(st.binary(max_size=300),
 # -- checking an answer -----------------------------------------------------------------------
 
 
-def check(endpoint: str, response) -> None:
-    SENT[endpoint] += 1
-    assert response.status_code < 500, response.text
-    body = response.json()
-    if response.status_code == 200:
-        PATHS[(endpoint, 200, "ok", None)] += 1
-        for doc in body["documents"]:
-            for e in doc["entities"]:
-                assert doc["text"][e["char_start"]:e["char_end"]] == e["text"]
-            for r in doc["relations"]:
-                assert 0 <= r["head"] < len(doc["entities"]) and 0 <= r["tail"] < len(doc["entities"])
-        return
-    assert 400 <= response.status_code < 500 and body["status"] == response.status_code
-    assert body["error"] in CODES and body["message"]
-    if body["field"] is not None:
-        assert f"'{body['field']}'" in body["message"]
-    field = None if body["field"] is None else re.sub(r"\[\d+\]", "[i]", body["field"])
-    PATHS[(endpoint, response.status_code, body["error"], field)] += 1
+class Seen:
+    """The requests one test sent, per endpoint, and the answers they reached: (endpoint, status,
+    error code, field with indices as [i])."""
+
+    def __init__(self) -> None:
+        self.sent: Counter = Counter()
+        self.paths: Counter = Counter()
+
+    def post(self, client, endpoint: str, content: bytes) -> None:
+        self.check(endpoint, client.post(endpoint, content=content, headers={"Content-Type": "application/json"}))
+
+    def check(self, endpoint: str, response) -> None:
+        self.sent[endpoint] += 1
+        assert response.status_code < 500, response.text
+        body = response.json()
+        if response.status_code == 200:
+            self.paths[(endpoint, 200, "ok", None)] += 1
+            for doc in body["documents"]:
+                for e in doc["entities"]:
+                    assert doc["text"][e["char_start"]:e["char_end"]] == e["text"]
+                for r in doc["relations"]:
+                    assert 0 <= r["head"] < len(doc["entities"]) and 0 <= r["tail"] < len(doc["entities"])
+            return
+        assert 400 <= response.status_code < 500 and body["status"] == response.status_code
+        assert body["error"] in CODES and body["message"]
+        if body["field"] is not None:
+            assert f"'{body['field']}'" in body["message"]
+        field = None if body["field"] is None else re.sub(r"\[\d+\]", "[i]", body["field"])
+        self.paths[(endpoint, response.status_code, body["error"], field)] += 1
+
+    def error_paths(self) -> set:
+        return {p for p in self.paths if p[1] != 200}
+
+    def ok_on(self, endpoint: str) -> bool:
+        return (endpoint, 200, "ok", None) in self.paths
 
 
-def post(client, endpoint: str, content: bytes) -> None:
-    check(endpoint, client.post(endpoint, content=content, headers={"Content-Type": "application/json"}))
+@pytest.fixture(scope="module")
+def report(client):
+    """What all fuzz tests of this module reached, written to ``SPERT_FUZZ_REPORT`` at its end (never asserted)."""
+    total = Seen()
+    yield total
+    if os.environ.get("SPERT_FUZZ_REPORT"):
+        errors = total.error_paths()
+        out = {"requests": sum(total.sent.values()), "per_endpoint": dict(total.sent), "server_errors": 0,
+               "distinct_error_paths": len(errors), "ok_paths": sum(1 for p in total.paths if p[1] == 200),
+               "ready_after": client.get("/readyz").json() == {"status": "ready"},
+               "paths": sorted([list(map(str, p)) + [n] for p, n in total.paths.items()])}
+        with open(os.environ["SPERT_FUZZ_REPORT"], "w", encoding="utf-8") as f:
+            json.dump(out, f, indent=1)
+
+
+@pytest.fixture
+def seen(report):
+    """This test's own counts (added to the module's report when it ends)."""
+    mine = Seen()
+    yield mine
+    report.sent.update(mine.sent)
+    report.paths.update(mine.paths)
+
+
+def assert_still_serving(client, extractor) -> None:
+    """After whatever was sent: ready, and a plain request gets exactly what spert predict writes."""
+    assert client.get("/readyz").json() == {"status": "ready"}
+    r = client.post("/v1/extract", json={"text": "Ada lives in London."})
+    assert r.json()["documents"] == json.loads(json.dumps([extractor.predict("Ada lives in London.")[0].to_json()]))
 
 
 # -- the properties -----------------------------------------------------------------------------
 
 
-@FUZZ
-@given(body=extract_bodies, endpoint=st.sampled_from(["/v1/extract", "/ui/extract"]))
-def test_extract_answers_every_body_without_a_server_error(client, body, endpoint):
-    post(client, endpoint, json.dumps(body).encode())
+def test_extract_answers_every_body_without_a_server_error(client, extractor, seen):
+    @FUZZ
+    @given(body=extract_bodies, endpoint=st.sampled_from(["/v1/extract", "/ui/extract"]))
+    def fuzz(body, endpoint):
+        seen.post(client, endpoint, json.dumps(body).encode())
+
+    fuzz()
+    assert sum(seen.sent.values()) >= EXAMPLES and seen.ok_on("/v1/extract") and seen.ok_on("/ui/extract")
+    assert len(seen.error_paths()) >= 5, "the fuzzing reached few error paths"
+    assert_still_serving(client, extractor)
 
 
-@FUZZ
-@given(body=relation_bodies)
-def test_relations_answer_every_body_without_a_server_error(client, body):
-    post(client, "/v1/relations", json.dumps(body).encode())
+def test_relations_answer_every_body_without_a_server_error(client, extractor, seen):
+    @FUZZ
+    @given(body=relation_bodies)
+    def fuzz(body):
+        seen.post(client, "/v1/relations", json.dumps(body).encode())
+
+    fuzz()
+    assert seen.sent["/v1/relations"] >= EXAMPLES and seen.ok_on("/v1/relations")
+    assert len(seen.error_paths()) >= 4, "the fuzzing reached few error paths"
+    assert_still_serving(client, extractor)
 
 
-@FUZZ
-@given(raw=raw_bodies, endpoint=st.sampled_from(["/v1/extract", "/v1/relations"]))
-def test_any_bytes_get_a_client_error_or_results(client, raw, endpoint):
-    post(client, endpoint, raw)
+def test_any_bytes_get_a_client_error_or_results(client, extractor, seen):
+    @FUZZ
+    @given(raw=raw_bodies, endpoint=st.sampled_from(["/v1/extract", "/v1/relations"]))
+    def fuzz(raw, endpoint):
+        seen.post(client, endpoint, raw)
 
-
-def test_the_server_stayed_ready_and_correct(client, extractor):
-    assert client.get("/readyz").json() == {"status": "ready"}
-    r = client.post("/v1/extract", json={"text": "Ada lives in London."})
-    assert r.json()["documents"] == json.loads(json.dumps([extractor.predict("Ada lives in London.")[0].to_json()]))
-    errors = {p for p in PATHS if p[1] != 200}
-    assert sum(SENT.values()) >= 3 * EXAMPLES and len(errors) >= 10, "the fuzzing reached few error paths"
-    assert any(p[1] == 200 for p in PATHS) and any(p[0] == "/v1/relations" and p[1] == 200 for p in PATHS)
-    report = {"requests": sum(SENT.values()), "per_endpoint": dict(SENT), "server_errors": 0,
-              "distinct_error_paths": len(errors), "ok_paths": sum(1 for p in PATHS if p[1] == 200),
-              "ready_after": True, "paths": sorted([list(map(str, p)) + [n] for p, n in PATHS.items()])}
-    if os.environ.get("SPERT_FUZZ_REPORT"):
-        with open(os.environ["SPERT_FUZZ_REPORT"], "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=1)
+    fuzz()
+    assert sum(seen.sent.values()) >= EXAMPLES
+    assert len(seen.error_paths()) >= 3, "the fuzzing reached few error paths"
+    assert_still_serving(client, extractor)
