@@ -216,7 +216,7 @@ def test_unknown_endpoints_and_methods(client):
     error(client.get("/v2/extract"), 404, None, "not_found")
     error(client.get("/v1/extract"), 405, None, "method_not_allowed")
     error(client.get("/static/../settings.py"), 404, None, "not_found")
-    error(client.get("/static/app.py"), 404, None, "not_found")
+    error(client.get("/static/server.py"), 404, None, "not_found")
 
 
 def test_bearer_token(make_app):

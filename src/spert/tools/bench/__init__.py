@@ -19,4 +19,9 @@ The machine may be shared and noisy: after a warm-up, the backends' passes are i
 in the machine's load cancels out. Models with untrained heads are calibrated first
 (:mod:`.calibrate`). :mod:`.run` runs it all and returns a :class:`~.run.BenchResult`;
 :mod:`.tables` prints it.
+
+``spert bench serve`` (:mod:`.loadtest`) is the load test of ``spert serve``: throughput,
+latency and server CPU time at each number of concurrent HTTP clients, beside offline
+prediction of the same sentences, every answer checked against the offline records; it
+returns a :class:`~.loadtest.LoadTestResult`, which :mod:`.tables` prints too.
 """
