@@ -51,7 +51,8 @@ def test_roberta_encoder_trains_a_step(tiny_roberta_dir):
     from spert.model.batch import collate
     from spert.model.checkpoint import build_model
     from spert.data.documents import Document, Entity, Relation
-    from spert.infer.decoding import max_subwords, predict_documents
+    from spert.infer.runner import predict_documents
+    from spert.model.encoders import max_subwords
     from spert.model.settings import ModelSettings
     from spert.train.sampling import seeded_rng, training_sample
     from spert.data.schema import EntityType, RelationType, TypeSchema
@@ -59,12 +60,12 @@ def test_roberta_encoder_trains_a_step(tiny_roberta_dir):
     schema = TypeSchema((EntityType("P", "P", "P"), EntityType("O", "O", "O")), (RelationType("w", "w", "w"),))
     model = build_model(ModelSettings(encoder=str(tiny_roberta_dir)), schema, str(tiny_roberta_dir))
     tok = load_tokenizer(str(tiny_roberta_dir))
-    assert max_subwords(model, tok) == 64  # RoBERTa reserves two position ids
+    assert max_subwords(model.encoder.config, tok) == 64  # RoBERTa reserves two position ids
     doc = Document(("John", "works", "for", "IBM"), (Entity("P", 0, 1), Entity("O", 3, 4)), (Relation("w", 0, 1),))
     batch = collate([encode_words(tok, doc.tokens)], [training_sample(doc, schema, seeded_rng(0, 0, 0))],
                     tok.pad_token_id)
     model(batch).loss.backward()
-    assert len(predict_documents(model, tok, [doc.tokens])) == 1
+    assert len(predict_documents(model, tok, [doc.tokens], threshold=0.5)) == 1
 
 
 def test_default_encoder_resolves_to_the_packaged_model():

@@ -131,7 +131,7 @@ def test_predict_decodes_symmetric_relations_once(tiny_encoder_dir, tok):
     raw.span_index, raw.span_class, raw.span_score = keep, raw.span_class[:2], raw.span_score[:2]
     raw.pair_head, raw.pair_tail = torch.tensor([0, 2]), torch.tensor([2, 0])
     raw.rel_probs = torch.tensor([[0.9, 0.8], [0.3, 0.7]])
-    (pred,) = decode(raw, batch, model, [DOCS[0].tokens], threshold=0.4)
+    (pred,) = decode(raw, batch, model.schema, [DOCS[0].tokens], threshold=0.4)
     assert [(e.start, e.end, e.type) for e in pred.entities] == [(0, 1, "A"), (2, 3, "A")]
     rels = {(r.head, r.tail, r.type): r.score for r in pred.relations}
     # "r" only from Alice to Bob (0.3 < 0.4 the other way); "sym" once, head = earlier entity, best score
@@ -165,7 +165,7 @@ def test_packed_training_batch_equals_padded(tiny_encoder_dir, tok):
 
 
 def test_packing_only_where_it_is_exact(tiny_encoder_dir, tok):
-    from spert.model.network import _packable
+    from spert.model.encoders import can_pack
 
     model = _model(tiny_encoder_dir).train()
     batch, _ = _train_batch(tok)
@@ -183,7 +183,7 @@ def test_packing_only_where_it_is_exact(tiny_encoder_dir, tok):
 
     roberta = RobertaModel(RobertaConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                                          intermediate_size=32))
-    assert not _packable(roberta)  # position ids offset by the padding index: not packed
+    assert not can_pack(roberta.config)  # position ids offset by the padding index: not packed
 
 
 def test_packed_eager_attention_equals_padded(tiny_encoder_dir, tok):

@@ -1,4 +1,5 @@
 """Model: the SpERT network (encoder, span and relation classifiers) and what it runs on.
-Encoder resolution and per-word subword encoding, candidate spans, flat batches, lean
-span/context pooling, the training-vocabulary embedding, and self-describing model
-directories (checkpoints) with their settings. Depends on ``spert.data`` below it."""
+What differs between encoder families (``encoders``: the longest input, start and end tokens,
+packing), encoder resolution and per-word subword encoding, candidate spans, flat batches, lean
+span/context pooling, the training-vocabulary embedding, and self-describing model directories
+(checkpoints) with their settings. Depends on ``spert.data`` below it."""

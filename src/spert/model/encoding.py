@@ -4,7 +4,9 @@ Each word is tokenized on its own (no special tokens) by the encoder's own fast
 tokenizer, with the encoder's own settings: an uncased vocabulary lowercases, a
 cased one does not. A word that yields no subword becomes the unknown token. The
 sequence is ``[CLS] + subwords(word 0) + ... + [SEP]`` (or the encoder's own start
-and end tokens); word ``i`` covers subwords ``[word_start[i], word_end[i])``.
+and end tokens, :func:`spert.model.encoders.special_ids`); word ``i`` covers subwords
+``[word_start[i], word_end[i])``. What else differs between encoder families (the longest
+input, packing) is in :mod:`spert.model.encoders`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Sequence
 from transformers import AutoTokenizer
 
 from spert.errors import EncoderError
+from spert.model.encoders import special_ids
 
 log = logging.getLogger(__name__)
 
@@ -65,18 +68,6 @@ class Encoding:
     @property
     def num_words(self) -> int:
         return len(self.word_start)
-
-
-def special_ids(tokenizer) -> tuple[int, int, int]:
-    """(start, end, unknown) token ids of a tokenizer."""
-    start = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
-    end = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
-    unk = tokenizer.unk_token_id
-    if start is None or end is None:
-        raise EncoderError("the tokenizer defines no start/end ([CLS]/[SEP] or <s>/</s>) tokens")
-    if unk is None:
-        unk = end
-    return start, end, unk
 
 
 def encode_words_batch(tokenizer, docs: Sequence[Sequence[str]]) -> list[Encoding]:

@@ -24,6 +24,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel
 
 from spert.model.batch import Batch
+from spert.model.encoders import can_pack, encoder_family
 from spert.model.pooling import build_pooler
 from spert.model.settings import ModelSettings
 from spert.model.spans import MAX_WIDTH_EMBEDDINGS
@@ -71,14 +72,6 @@ def encoder_from_config(config):
     encoder = AutoModel.from_config(config)
     _drop_pooler(encoder)
     return encoder
-
-
-def _packable(encoder) -> bool:
-    """Can the encoder run several documents packed into one sequence (see ``SpERT._should_pack``)?"""
-    config = encoder.config
-    return (config.model_type == "bert" and getattr(config, "position_embedding_type", "absolute") == "absolute"
-            and getattr(config, "_attn_implementation", None) in ("sdpa", "eager")
-            and not getattr(config, "is_decoder", False))
 
 
 def _drop_pooler(encoder) -> None:
@@ -168,7 +161,7 @@ class SpERTModel(nn.Module):
         in the batch, so they stay padded.
         """
         return (self.pack_training and self.training and batch.input_ids.shape[0] > 1
-                and self.pooling_impl == "lean" and _packable(self.encoder))
+                and self.pooling_impl == "lean" and can_pack(self.encoder.config))
 
     def _encode_packed(self, batch: Batch):
         ids, mask = batch.input_ids, batch.attention_mask.bool()  # (B, T)
@@ -183,8 +176,10 @@ class SpERTModel(nn.Module):
             attn = attn.masked_fill(~same, torch.finfo(attn.dtype).min)
         else:
             attn = same
+        family = encoder_family(self.encoder.config)
+        types = {"token_type_ids": torch.zeros_like(flat_ids)} if family.token_type_ids else {}  # one segment
         h = self.encoder(input_ids=flat_ids, attention_mask=attn[None, None], position_ids=position,
-                         token_type_ids=torch.zeros_like(flat_ids)).last_hidden_state  # (1, L, H)
+                         **types).last_hidden_state  # (1, L, H)
         return h, batch.token_word[mask].unsqueeze(0), first
 
     def classify_spans(self, cls: torch.Tensor, pooler, batch: Batch, index: torch.Tensor | None = None):
