@@ -10,7 +10,7 @@ import numpy as np, torch
 from spert.model.checkpoint import load_model
 from spert.data.documents import read_documents
 from spert.model.encoding import encode_words_batch
-from spert.infer.decoding import predict_documents
+from spert.infer.runner import predict_documents
 from spert.tools.onnx_export import build_fp32_graph, write_export, INT8_RECIPES, Int8Recipe
 from spert.tools.bench.inference import F1, Agreement, encoder_batches, run_encoder
 

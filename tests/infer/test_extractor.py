@@ -84,11 +84,11 @@ def test_offsets_always_slice_random_unicode_input(model):
 
 
 def test_same_results_as_the_evaluation_path(model):
-    from spert.infer.decoding import predict_documents
+    from spert.infer.runner import predict_documents
 
     sentences = [TEXT.split(), "He was born in London in 1970 !".split()]
     ours = model.predict([list(s) for s in sentences])
-    ref = predict_documents(model.module, model.tokenizer, sentences, threshold=0.4)
+    ref = predict_documents(model.module, model.tokenizer, sentences, threshold=model.rel_filter_threshold)
     for p, r in zip(ours, ref):
         assert [(e.type, e.start, e.end, e.score) for e in p.entities] == \
             [(e.type, e.start, e.end, e.score) for e in r.entities]

@@ -10,7 +10,7 @@ import pytest
 
 from spert.infer.extractor import SpERT
 from spert.model.encoding import Encoding, encode_words
-from spert.infer.decoding import predict_documents
+from spert.infer.runner import predict_documents
 from spert.model.spans import candidate_spans
 from spert.infer.windows import Window, best_window, plan_windows, predict_windowed, window_encoding
 
@@ -91,8 +91,9 @@ def test_window_encoding_is_the_encoding_of_the_window_alone(model):
 def test_one_window_equals_the_evaluation_path(model):
     sents = [sentence(30, seed) for seed in range(4)]
     encs = [encode_words(model.tokenizer, s) for s in sents]
-    ours = predict_windowed(model.module, model.tokenizer, sents, encs, limit=512, batch_size=1)
-    ref = predict_documents(model.module, model.tokenizer, sents, batch_size=1)
+    thr = model.rel_filter_threshold
+    ours = predict_windowed(model.module, model.tokenizer, sents, encs, limit=512, threshold=thr, batch_size=1)
+    ref = predict_documents(model.module, model.tokenizer, sents, threshold=thr, batch_size=1)
     assert sum(len(p.relations) for p in ref) > 0
     for p, r in zip(ours, ref):
         assert [(e.type, e.start, e.end) for e in p.entities] == [(e.type, e.start, e.end) for e in r.entities]
@@ -110,8 +111,10 @@ def test_windows_merge_exactly_what_each_window_predicts_alone(model):
     wins = plan_windows(np.asarray(enc.word_end) - np.asarray(enc.word_start), budget,
                         model.module.settings.max_span_size)
     assert len(wins) >= 4
-    [merged] = predict_windowed(model.module, model.tokenizer, [words], [enc], limit=limit, batch_size=1)
-    alone = predict_documents(model.module, model.tokenizer, [words[w.start:w.end] for w in wins], batch_size=1)
+    thr = model.rel_filter_threshold
+    [merged] = predict_windowed(model.module, model.tokenizer, [words], [enc], limit=limit, threshold=thr, batch_size=1)
+    alone = predict_documents(model.module, model.tokenizer, [words[w.start:w.end] for w in wins], threshold=thr,
+                              batch_size=1)
 
     spans = candidate_spans(len(words), model.module.settings.max_span_size)
     owner = best_window(wins, len(words), spans[:, 0], spans[:, 1])

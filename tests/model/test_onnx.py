@@ -9,7 +9,7 @@ import torch
 
 from spert.data.documents import read_documents
 from spert.errors import CheckpointError
-from spert.infer.decoding import predict_documents
+from spert.infer.runner import predict_documents
 from spert.model.checkpoint import load_model
 from spert.model.encoding import encode_words_batch
 from spert.model.onnx import OnnxEncoder

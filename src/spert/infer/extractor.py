@@ -9,7 +9,7 @@
 
 Inputs, freely mixed within one call:
 
-* ``str``: raw text. It is tokenized and split into sentences (see ``text.py``);
+* ``str``: raw text. It is tokenized and split into sentences (see :mod:`spert.data.text`);
   every sentence is one SpERT input, and results carry character offsets into
   the string (``text[e.char_start:e.char_end] == e.text``).
 * a list of ``str``: pre-tokenized words, one sentence. Character offsets refer
@@ -40,10 +40,11 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from spert.data.text import TextTokenizer, TokenizedText, merge_sentences, split_at
 from spert.errors import DataError, raise_or_report
-from spert.infer.decoding import max_subwords, predict_documents
 from spert.data.records import Input, Prediction, PredictedEntity, PredictedRelation, entity_record, parse_input
+from spert.infer.runner import predict_documents
 from spert.infer.windows import predict_windowed
 from spert.model.checkpoint import Backend, load_model
+from spert.model.encoders import max_subwords
 from spert.model.encoding import encode_words_batch
 from spert.model.network import SpERTModel
 from spert.model.settings import InferenceSettings
@@ -62,7 +63,7 @@ class SpERT:
         self.settings = settings or InferenceSettings()
         self.text_tokenizer = TextTokenizer(spacy_model)
         # longest encoder input (start and end tokens included); longer sentences are windowed
-        self.max_length: int = max_subwords(module, tokenizer)
+        self.max_length: int = max_subwords(module.encoder.config, tokenizer)
 
     @classmethod
     def load(cls, path: str | Path, *, device: str = "cpu", spacy_model: str | None = None,

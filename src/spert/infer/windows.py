@@ -25,7 +25,7 @@ its entities, which is the model's own relation step.
 
 Cost: step 1 and step 2 each encode their windows, so a long sentence costs two
 encoder passes per window. Short sentences without given entities never come
-here (``inference.predict_documents`` handles them in one pass).
+here (:func:`spert.infer.runner.predict_documents` handles them in one pass).
 
 Edge cases, documented rather than hidden: a single word with more subwords than
 a window holds (a garbage string of thousands of characters) keeps only its first
@@ -43,11 +43,13 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from spert.model.batch import collate
-from spert.model.encoding import Encoding
 from spert.errors import EncoderError
-from spert.infer.decoding import (DocPrediction, ScoredEntity, ScoredRelation, add_relation, drop_overlapping,
-                                  length_batches)
+from spert.infer.decoding import add_relation, drop_overlapping
+from spert.infer.results import DocPrediction, ScoredEntity, ScoredRelation
+from spert.infer.runner import length_batches
+from spert.model.batch import collate
+from spert.model.encoders import pad_id
+from spert.model.encoding import Encoding
 from spert.model.network import SpERTModel
 from spert.model.spans import Sample, candidate_spans
 
@@ -156,13 +158,14 @@ def _score(model: SpERTModel, jobs: list[_Job], pad: int, batch_size: int,
 
 
 def predict_windowed(model: SpERTModel, tokenizer, sentences: Sequence[Sequence[str]],
-                     encodings: Sequence[Encoding], *, limit: int,
-                     given: Sequence[Sequence[GivenEntity]] | None = None, threshold: float = 0.4,
+                     encodings: Sequence[Encoding], *, limit: int, threshold: float,
+                     given: Sequence[Sequence[GivenEntity]] | None = None,
                      no_overlap: bool = False, batch_size: int = 8,
                      device: str | torch.device = "cpu") -> list[DocPrediction]:
     """Entities and relations for sentences of any length, in input order.
 
-    ``limit`` is the encoder's maximum sequence length (start and end tokens included).
+    ``limit`` is the encoder's maximum sequence length (start and end tokens included,
+    :func:`spert.model.encoders.max_subwords`); ``threshold`` the relation threshold.
     With ``given`` (per sentence, (type, start, end) word spans), those are the entities,
     in the order given, with score NaN, and only relations are predicted; ``no_overlap``
     then does not apply (given entities are never dropped).
@@ -172,7 +175,7 @@ def predict_windowed(model: SpERTModel, tokenizer, sentences: Sequence[Sequence[
         raise EncoderError(f"the encoder's maximum length {limit} leaves no room for words")
     was_training = model.training
     model.eval()
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    pad = pad_id(tokenizer)
     max_span = model.settings.max_span_size
     plans = [plan_windows(np.asarray(e.word_end) - np.asarray(e.word_start), budget, max_span) for e in encodings]
     try:
@@ -187,9 +190,7 @@ def predict_windowed(model: SpERTModel, tokenizer, sentences: Sequence[Sequence[
     for words, ents, rels in zip(sentences, found, relations):
         d = DocPrediction(tuple(words), [ScoredEntity(t, s, e, p) for t, s, e, p in ents],
                           [ScoredRelation(rt, h, t, p) for (h, t, rt), p in sorted(rels.items())])
-        if no_overlap and given is None:
-            drop_overlapping(d)
-        out.append(d)
+        out.append(drop_overlapping(d) if no_overlap and given is None else d)
     return out
 
 

@@ -13,7 +13,8 @@ import torch
 
 from spert.data.documents import Document
 from spert.eval.metrics import evaluate
-from spert.infer.decoding import DocPrediction, length_batches, predict_documents
+from spert.infer.results import DocPrediction
+from spert.infer.runner import length_batches, predict_documents
 from spert.model.batch import Batch, collate
 from spert.model.encoding import Encoding
 from spert.model.network import SpERTModel

@@ -17,7 +17,9 @@ import torch
 
 from spert.data.documents import Document
 from spert.errors import SpertError
-from spert.infer.decoding import DocPrediction, max_subwords, predict_documents
+from spert.infer.results import DocPrediction
+from spert.infer.runner import predict_documents
+from spert.model.encoders import max_subwords
 from spert.model.checkpoint import load_model, save_model
 from spert.model.encoding import encode_words_batch
 from spert.model.network import SpERTModel
@@ -149,7 +151,7 @@ def bench_lengths(model: SpERTModel, tokenizer, docs: Sequence[Document], length
                   repeats: int, naive: bool) -> list[LengthRow]:
     """Time and peak memory of one inference per synthetic sentence length, ours and naive."""
     words = single_subword_words(tokenizer, docs)
-    limit = max_subwords(model, tokenizer)
+    limit = max_subwords(model.encoder.config, tokenizer)
     out = []
     with tempfile.TemporaryDirectory(prefix="spert-bench-") as tmp:
         model_dir = Path(tmp) / "model"

@@ -1,0 +1,59 @@
+"""What decoding a model's outputs gives: scored entities and relations per word-tokenized document.
+
+Torch-free, so that scoring (``spert.eval``) and the training loop's outputs depend on
+these records and not on the model. ``predictions.json`` holds one :meth:`DocPrediction.to_json`
+per document; :meth:`DocPrediction.from_json` reads it back. Records with character offsets
+(what ``spert predict`` and the API return) are :class:`spert.data.records.Prediction`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from spert.data.documents import Document, Entity, Relation
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredEntity:
+    type: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredRelation:
+    type: str
+    head: int  # index into the document's predicted entities
+    tail: int
+    score: float
+
+
+@dataclass
+class DocPrediction:
+    tokens: tuple[str, ...]
+    entities: list[ScoredEntity] = field(default_factory=list)
+    relations: list[ScoredRelation] = field(default_factory=list)
+
+    def to_document(self) -> Document:
+        return Document(self.tokens, tuple(Entity(e.type, e.start, e.end) for e in self.entities),
+                        tuple(Relation(r.type, r.head, r.tail) for r in self.relations))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tokens": list(self.tokens),
+            "entities": [{"type": e.type, "start": e.start, "end": e.end, "score": round(e.score, 6)}
+                         for e in self.entities],
+            "relations": [{"type": r.type, "head": r.head, "tail": r.tail, "score": round(r.score, 6)}
+                          for r in self.relations],
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> "DocPrediction":
+        """Read :meth:`to_json` output (a missing score reads as NaN)."""
+        return cls(tuple(obj["tokens"]),
+                   [ScoredEntity(e["type"], e["start"], e["end"], e.get("score", float("nan")))
+                    for e in obj["entities"]],
+                   [ScoredRelation(r["type"], r["head"], r["tail"], r.get("score", float("nan")))
+                    for r in obj["relations"]])

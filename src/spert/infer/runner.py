@@ -1,0 +1,67 @@
+"""Running a model over word-tokenized documents that fit the encoder, in batches.
+
+Documents are sorted by length and batched with dynamic padding (:func:`length_batches`,
+which the windows of long sentences share); every candidate span of a document is
+classified, pairs of the kept spans scored, and the outputs decoded
+(:func:`spert.infer.decoding.decode`); results come back in input order. Sentences longer
+than the encoder takes go through :mod:`spert.infer.windows` instead.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from spert.infer.decoding import decode
+from spert.infer.results import DocPrediction
+from spert.model.batch import collate
+from spert.model.encoders import check_lengths, max_subwords, pad_id
+from spert.model.encoding import Encoding, encode_words_batch
+from spert.model.network import SpERTModel
+from spert.model.spans import inference_sample
+
+
+def length_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
+    """Indices grouped into batches of similar length (longest first)."""
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    for i in range(0, len(order), batch_size):
+        yield order[i:i + batch_size].tolist()
+
+
+def predict_documents(model: SpERTModel, tokenizer, docs: Sequence[Sequence[str]], *, threshold: float,
+                      batch_size: int = 8, no_overlap: bool = False, device: str | torch.device = "cpu",
+                      encodings: Sequence[Encoding] | None = None, path: Any = None,
+                      progress: Iterable | None = None) -> list[DocPrediction]:
+    """Predict entities and relations for word-tokenized documents, in input order.
+
+    ``threshold`` is the relation threshold; a model directory's own is its
+    ``InferenceSettings.rel_filter_threshold``, which the caller passes on.
+    """
+    was_training = model.training
+    model.eval()
+    if encodings is None:
+        encodings = encode_words_batch(tokenizer, docs)
+        check_lengths(encodings, max_subwords(model.encoder.config, tokenizer), path)
+    pad = pad_id(tokenizer)
+    out: list[DocPrediction | None] = [None] * len(docs)
+    max_span = model.settings.max_span_size
+    batches = list(length_batches([len(e.input_ids) for e in encodings], batch_size))
+    sample = functools.lru_cache(maxsize=None)(lambda n: inference_sample(n, max_span))  # read-only, shared
+    bar = progress(total=len(docs)) if progress is not None else None
+    try:
+        for ids in batches:
+            encs = [encodings[i] for i in ids]
+            batch = collate(encs, [sample(e.num_words) for e in encs], pad).to(device)
+            raw = model.predict(batch)
+            for i, p in zip(ids, decode(raw, batch, model.schema, [docs[i] for i in ids], threshold, no_overlap)):
+                out[i] = p
+            if bar is not None:
+                bar.update(len(ids))
+    finally:
+        if bar is not None:
+            bar.close()
+        model.train(was_training)
+    return out  # type: ignore[return-value]
