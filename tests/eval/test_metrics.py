@@ -4,7 +4,8 @@ import pytest
 
 from spert.data.documents import Document, Entity, Relation
 from spert.eval.metrics import evaluate, evaluate_predictions, remove_overlapping, score
-from spert.infer.decoding import DocPrediction, ScoredEntity, ScoredRelation, drop_overlapping
+from spert.infer.decoding import drop_overlapping
+from spert.infer.results import DocPrediction, ScoredEntity, ScoredRelation
 
 
 def test_micro_macro_per_type_by_hand():
@@ -85,20 +86,21 @@ def _ade_case():
 
 def test_ade_relation_whose_entity_overlaps_a_third_still_scores():
     gold, pred = _ade_case()
-    m = evaluate_predictions([gold], [pred], no_overlap=True)
+    m, (out,) = evaluate_predictions([gold], [pred], no_overlap=True)
     # the reference: NER keeps only Drug(5,6); the relation stays (its head and tail do not overlap)
     assert m.ner.micro.f1 == pytest.approx(100) and m.ner.micro.support == 1
     assert m.rel.micro.f1 == pytest.approx(100) and m.rel_plus.micro.f1 == pytest.approx(100)
     assert m.rel_plus.micro.support == 1
     # what predict --no-overlap outputs: Drug(0,2) goes, the relation and both its entities stay
-    assert [(e.type, e.start, e.end) for e in pred.entities] == [("Adverse-Effect", 1, 3), ("Drug", 5, 6)]
-    assert pred.relations == [ScoredRelation("Adverse-Effect", 1, 0, 0.8)]
+    assert [(e.type, e.start, e.end) for e in out.entities] == [("Adverse-Effect", 1, 3), ("Drug", 5, 6)]
+    assert out.relations == [ScoredRelation("Adverse-Effect", 1, 0, 0.8)]
+    assert pred == _ade_case()[1]  # the prediction scored is left as it was
 
 
 def test_ade_missing_the_relation_scores_zero_rel_plus():
     gold, pred = _ade_case()
     pred.relations = []
-    m = evaluate_predictions([gold], [pred], no_overlap=True)
+    m, _ = evaluate_predictions([gold], [pred], no_overlap=True)
     assert m.rel_plus.micro.f1 == 0 and m.ner.micro.f1 == pytest.approx(100)
 
 
@@ -107,6 +109,7 @@ def test_drop_overlapping_removes_relations_between_overlapping_entities():
     d = DocPrediction(tokens, [ScoredEntity("Drug", 0, 2, 0.9), ScoredEntity("Adverse-Effect", 1, 3, 0.9),
                                ScoredEntity("Drug", 3, 4, 0.9)],
                       [ScoredRelation("Adverse-Effect", 0, 1, 0.7)])
-    drop_overlapping(d)
-    assert [(e.start, e.end) for e in d.entities] == [(3, 4)] and d.relations == []
+    cut = drop_overlapping(d)
+    assert [(e.start, e.end) for e in cut.entities] == [(3, 4)] and cut.relations == []
+    assert len(d.entities) == 3 and len(d.relations) == 1  # a new prediction; the given one is unchanged
 

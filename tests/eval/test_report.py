@@ -1,5 +1,6 @@
 """spert report: hand-computed pieces (confusion matrix, threshold sweep, error groups) and a
-whole report of a run directory, checked to be self-contained."""
+whole report of a run directory (its model's predictions from spert.train.evaluation.report_run),
+checked to be self-contained."""
 
 import json
 import re
@@ -8,11 +9,12 @@ import pytest
 
 from paths import CONLL04
 from spert.data.documents import Document, Entity, Relation, read_documents
-from spert.eval.report import (at_threshold, build_report, confusion_matrix, error_examples, threshold_sweep,
-                               write_report)
-from spert.infer.decoding import DocPrediction, ScoredEntity, ScoredRelation, predict_documents
+from spert.eval.report import at_threshold, confusion_matrix, error_examples, threshold_sweep, write_report
+from spert.infer.results import DocPrediction, ScoredEntity, ScoredRelation
+from spert.infer.runner import predict_documents
 from spert.data.records import Prediction
 from spert.model.checkpoint import load_model
+from spert.train.evaluation import report_run
 
 TOKENS = tuple("John Smith works for Acme Corp in Paris".split())
 GOLD = Document(TOKENS, (Entity("Peop", 0, 2), Entity("Org", 4, 6), Entity("Loc", 7, 8)),
@@ -87,7 +89,7 @@ def _run_dir(tmp_path, model_dir):
 
 def test_report_of_a_run_directory_is_self_contained(tmp_path, tiny_model_dir):
     run = _run_dir(tmp_path, tiny_model_dir)
-    rep = build_report(run, examples=3)
+    rep = report_run(run, examples=3)
     assert rep.documents == 8 and rep.threshold == pytest.approx(0.4) and rep.sweep
     assert [p.threshold for p in rep.sweep] == sorted(p.threshold for p in rep.sweep)
     chosen = next(p for p in rep.sweep if p.threshold == rep.threshold)

@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 
 from paths import CONLL04
 from spert.data.documents import Document, Entity, Relation
-from spert.infer.decoding import DocPrediction, ScoredEntity, ScoredRelation
+from spert.infer.results import DocPrediction, ScoredEntity, ScoredRelation
 from spert.model.checkpoint import load_model
 from spert.train.config import load_config
 from spert.train.loop import train
@@ -69,11 +69,11 @@ def test_overfit_save_reload_predictions_survive(tmp_path, tiny_encoder_dir):
     # entities (negatives are 20 random spans per sentence), so NER precision is not held to 100
     assert result["ner"]["micro"]["recall"] == 100 and result["ner"]["micro"]["f1"] > 80
     assert result["rel_plus"]["micro"]["f1"] == 100
-    from spert.infer.decoding import predict_documents
+    from spert.infer.runner import predict_documents
 
-    model, tok, _ = load_model(tmp_path / "run" / "model")
+    model, tok, inference = load_model(tmp_path / "run" / "model")
     docs = [d["tokens"] for d in json.loads((CONLL04 / "conll04_train.json").read_text())[:2]]
-    again = predict_documents(model, tok, docs)
+    again = predict_documents(model, tok, docs, threshold=inference.rel_filter_threshold)
     saved = json.loads((tmp_path / "run" / "predictions.json").read_text())
     assert [p.to_json() for p in again] == saved
 
@@ -133,7 +133,7 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path, tiny_encoder_dir):
 def test_training_evaluation_scores_before_dropping(monkeypatch):
     """The training loop's evaluation must score the raw prediction (the reference's rule), not the
     prediction cut for output."""
-    from spert.train import loop
+    from spert.train import evaluation, loop
     from spert.train.config import TrainConfig
 
     tokens = tuple("a b c d e f g".split())
@@ -146,7 +146,7 @@ def test_training_evaluation_scores_before_dropping(monkeypatch):
         seen.update(kw)
         return [pred]
 
-    monkeypatch.setattr(loop, "predict_documents", fake_predict)
+    monkeypatch.setattr(evaluation, "predict_documents", fake_predict)
     cfg = TrainConfig(train_path="x", types_path="y", no_overlap=True)
     metrics, preds = loop.evaluate_model(None, None, loop.Dataset("g", [gold], []), cfg, "cpu", False)
     assert not seen.get("no_overlap", False)

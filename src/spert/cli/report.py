@@ -27,13 +27,14 @@ def report(run_dir: Path = typer.Argument(..., help="a spert train output direct
     import torch
     from tqdm.auto import tqdm
 
-    from spert.eval.report import build_report, write_report
+    from spert.eval.report import write_report
     from spert.runtime import set_cpu_threads
+    from spert.train.evaluation import report_run
 
     setup_logging(verbose)
     set_cpu_threads()
-    rep = build_report(run_dir, data=data, max_docs=max_docs, examples=examples, sweep=sweep, batch_size=batch_size,
-                       device="cuda" if torch.cuda.is_available() else "cpu",
-                       progress=None if quiet else (lambda total: tqdm(total=total, desc="predict", unit="sent")))
+    rep = report_run(run_dir, data=data, max_docs=max_docs, examples=examples, sweep=sweep, batch_size=batch_size,
+                     device="cuda" if torch.cuda.is_available() else "cpu",
+                     progress=None if quiet else (lambda total: tqdm(total=total, desc="predict", unit="sent")))
     for path in write_report(rep, output or run_dir / "report"):
         typer.echo(f"wrote {path}")

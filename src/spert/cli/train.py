@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -56,30 +55,14 @@ def evaluate(model: Path = MODEL_DIR, backend: Optional[str] = BACKEND,
     """Evaluate a model on gold data: NER, REL and REL+ tables; writes metrics and predictions."""
     from tqdm.auto import tqdm
 
-    from spert.atomic import atomic_write_text
-    from spert.data.documents import read_documents
-    from spert.data.schema import load_types
-    from spert.errors import SpertError
-    from spert.eval.metrics import evaluate_predictions as score
-    from spert.infer.decoding import predict_documents
-    from spert.model.checkpoint import load_model
     from spert.runtime import set_cpu_threads
+    from spert.train.evaluation import evaluate_directory
 
     setup_logging(verbose)
     set_cpu_threads()
-    net, tokenizer, inference = load_model(model, backend=backend)
-    schema = net.schema
-    if types is not None and load_types(types).to_json() != schema.to_json():
-        raise SpertError(f"{types}: these types differ from the model's ({model}/spert.json); "
-                         "evaluate with the types the model was trained on")
-    gold = read_documents(data, schema)
-    preds = predict_documents(net, tokenizer, [d.tokens for d in gold], batch_size=batch_size,
-                              threshold=inference.resolve(threshold), path=data,
-                              progress=None if quiet else (lambda total: tqdm(total=total, desc="predict",
-                                                                              unit="sent")))
-    metrics = score(gold, preds, no_overlap)
-    typer.echo(metrics.format())
-    output.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(output / "metrics.json", json.dumps(metrics.to_json(), indent=2))
-    atomic_write_text(output / "predictions.json", json.dumps([p.to_json() for p in preds], ensure_ascii=False))
+    result = evaluate_directory(model, data, output, types=types, backend=backend, batch_size=batch_size,
+                                threshold=threshold, no_overlap=no_overlap,
+                                progress=None if quiet else (lambda total: tqdm(total=total, desc="predict",
+                                                                                unit="sent")))
+    typer.echo(result.metrics.format())
     typer.echo(f"wrote {output / 'metrics.json'} and {output / 'predictions.json'}")

@@ -1,3 +1,5 @@
 """Evaluation: NER, REL and REL+ metrics exactly as the spec defines them (pure functions
-over typed tuples) and human-readable views of predictions (HTML pages, tables). Reads
-prediction records from ``infer``; never loads or trains a model itself."""
+over typed tuples) and human-readable views of predictions (HTML pages, tables, the run
+report and its figures). Pure: reads prediction records (``infer.results``), never loads,
+runs or trains a model, and never imports torch; ``train.evaluation`` predicts and hands the
+predictions over."""

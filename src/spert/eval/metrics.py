@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from spert.data.documents import Document, remove_overlapping
-from spert.infer.decoding import DocPrediction, drop_overlapping
+from spert.infer.decoding import drop_overlapping
+from spert.infer.results import DocPrediction
 
 Item = tuple  # (...key, type): the type is always the last element
 
@@ -153,14 +154,14 @@ def evaluate(gold: Sequence[Document], pred: Sequence[Document], no_overlap: boo
     return Metrics(*(score([x[i] for x in g], [x[i] for x in p]) for i in range(len(TASKS))))
 
 
-def evaluate_predictions(gold: Sequence[Document], preds: Sequence[DocPrediction], no_overlap: bool = False) -> Metrics:
-    """Score a model's predictions (made without ``no_overlap``) against gold. With ``no_overlap``
-    the ADE rule applies in scoring, as in the reference evaluator (an entity overlapping another
-    leaves NER, a relation leaves REL/REL+ only when its head and tail overlap each other); then the
-    predictions are cut to what ``spert predict --no-overlap`` outputs (:func:`drop_overlapping`),
-    in place. Scoring the cut predictions instead could count an entity the rule removes."""
+def evaluate_predictions(gold: Sequence[Document], preds: Sequence[DocPrediction],
+                         no_overlap: bool = False) -> tuple[Metrics, list[DocPrediction]]:
+    """Score a model's predictions (made without ``no_overlap``) against gold; returns the scores and
+    the predictions as they are output. With ``no_overlap`` the ADE rule applies in scoring, as in
+    the reference evaluator (an entity overlapping another leaves NER, a relation leaves REL/REL+
+    only when its head and tail overlap each other), and the predictions returned are cut to what
+    ``spert predict --no-overlap`` outputs (:func:`~spert.infer.decoding.drop_overlapping`); those
+    given are left as they are. Scoring the cut predictions instead could count an entity the rule
+    removes."""
     metrics = evaluate(gold, [p.to_document() for p in preds], no_overlap)
-    if no_overlap:
-        for p in preds:
-            drop_overlapping(p)
-    return metrics
+    return metrics, [drop_overlapping(p) for p in preds] if no_overlap else list(preds)

@@ -33,8 +33,9 @@ from spert.data.documents import Document, read_documents
 from spert.model.embedding import attach, restrict_to_training_vocabulary, unrestrict
 from spert.model.encoding import Encoding, encode_words_batch, load_tokenizer, resolve_encoder
 from spert.errors import SpertError
-from spert.eval.metrics import Metrics, evaluate_predictions
-from spert.infer.decoding import DocPrediction, check_lengths, max_subwords, predict_documents
+from spert.eval.metrics import Metrics
+from spert.model.encoders import check_lengths, max_subwords
+from spert.train.evaluation import Evaluation, predict_and_score, write_evaluation
 from spert.train.optim import AdamWNoBiasCorrection, clip_grad_norm, linear_schedule, parameter_groups
 from spert.train.resume import TrainerState, check_can_resume, last_checkpoint, load_checkpoint, save_checkpoint
 from spert.runtime import set_cpu_threads, tune_allocator
@@ -60,13 +61,12 @@ def load_dataset(path: Path, schema, tokenizer, limit: int, max_docs: int | None
     return Dataset(path, docs, encodings)
 
 
-def evaluate_model(model, tokenizer, data: Dataset, cfg: TrainConfig, device,
-                   show_progress: bool) -> tuple[Metrics, list[DocPrediction]]:
-    preds = predict_documents(model, tokenizer, [d.tokens for d in data.docs], batch_size=cfg.eval_batch_size,
-                              threshold=cfg.rel_filter_threshold, device=device, encodings=data.encodings,
-                              progress=(lambda total: tqdm(total=total, desc="evaluate", unit="sent",
-                                                           leave=False)) if show_progress else None)
-    return evaluate_predictions(data.docs, preds, cfg.no_overlap), preds
+def evaluate_model(model, tokenizer, data: Dataset, cfg: TrainConfig, device, show_progress: bool) -> Evaluation:
+    """The run's evaluation of its model on a data set, with the run's settings."""
+    return predict_and_score(model, tokenizer, data.docs, threshold=cfg.rel_filter_threshold, no_overlap=cfg.no_overlap,
+                             batch_size=cfg.eval_batch_size, device=device, encodings=data.encodings,
+                             progress=(lambda total: tqdm(total=total, desc="evaluate", unit="sent",
+                                                          leave=False)) if show_progress else None)
 
 
 def _append_csv(path: Path, row: dict[str, Any]) -> None:
@@ -180,7 +180,7 @@ def set_up(cfg: TrainConfig, resume: bool) -> Run:
     tokenizer = load_tokenizer(encoder_source)
     torch.manual_seed(cfg.seed)  # classifier initialisation
     model = build_model(cfg.model_settings(), schema, encoder_source, pack_training=cfg.pack_sequences)
-    limit = max_subwords(model, tokenizer)
+    limit = max_subwords(model.encoder.config, tokenizer)
     train_set = load_dataset(cfg.train_path, schema, tokenizer, limit, cfg.max_train_docs)
     valid_set = load_dataset(cfg.valid_path, schema, tokenizer, limit, cfg.max_eval_docs) if cfg.valid_path else None
     test_set = load_dataset(cfg.test_path, schema, tokenizer, limit, cfg.max_eval_docs) if cfg.test_path else None
@@ -310,8 +310,7 @@ def finish(run: Run, train_seconds: float, show_progress: bool) -> TrainResult:
             metrics, preds = evaluate_model(final, run.tokenizer, eval_set, cfg, acc.device, show_progress)
             result.metrics, result.data = metrics, eval_set.path
             result.split = "test" if run.test_set is not None else "valid"
-            atomic_write_text(out / "metrics.json", json.dumps(result.to_json(), indent=2))
-            atomic_write_text(out / "predictions.json", json.dumps([p.to_json() for p in preds], ensure_ascii=False))
+            write_evaluation(out, result.to_json(), preds)
         remove_old_copy(last_checkpoint(out))  # an interrupted save of the last checkpoint may have left it
     acc.wait_for_everyone()
     acc.end_training()

@@ -1,0 +1,95 @@
+"""A model evaluated on gold data: the sequence the training loop, ``spert evaluate`` and
+``spert report`` share.
+
+The model predicts (:mod:`spert.infer.runner`), :mod:`spert.eval` scores the predictions,
+and the results are written as ``metrics.json`` and ``predictions.json``. It lives here,
+above both ``infer`` and ``eval``, because ``eval`` is pure (it never loads or runs a model)
+and ``infer`` knows nothing of scoring.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
+
+from spert.atomic import atomic_write_text
+from spert.data.documents import Document, read_documents
+from spert.data.schema import load_types
+from spert.errors import SpertError
+from spert.eval.metrics import Metrics, evaluate_predictions
+from spert.eval.report import Report, build_report, lowest_threshold, read_run, saved_predictions
+from spert.infer.results import DocPrediction
+from spert.infer.runner import predict_documents
+from spert.model.checkpoint import Backend, load_model
+from spert.model.encoding import Encoding
+from spert.model.settings import InferenceSettings
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[..., Any]  # a tqdm-like factory: progress(total=N) -> bar with update(n) and close()
+
+
+class Evaluation(NamedTuple):
+    metrics: Metrics
+    predictions: list[DocPrediction]  # as output: cut by the no-overlap rule where it applies
+
+
+def predict_and_score(model, tokenizer, gold: Sequence[Document], *, threshold: float, no_overlap: bool,
+                      batch_size: int, device: Any = "cpu", encodings: Sequence[Encoding] | None = None,
+                      path: Any = None, progress: Progress | None = None) -> Evaluation:
+    """Predict the gold documents' words and score the predictions against them. The model predicts
+    without the no-overlap rule; scoring applies it as the reference does, then the output is cut
+    (:func:`spert.eval.metrics.evaluate_predictions`)."""
+    preds = predict_documents(model, tokenizer, [d.tokens for d in gold], threshold=threshold, batch_size=batch_size,
+                              device=device, encodings=encodings, path=path, progress=progress)
+    return Evaluation(*evaluate_predictions(gold, preds, no_overlap))
+
+
+def write_evaluation(out_dir: Path, metrics: dict[str, Any], predictions: Iterable[DocPrediction]) -> list[Path]:
+    """``metrics.json`` (``metrics``: the scores' JSON, with whatever the caller adds) and ``predictions.json``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / "metrics.json", out_dir / "predictions.json"]
+    atomic_write_text(paths[0], json.dumps(metrics, indent=2))
+    atomic_write_text(paths[1], json.dumps([p.to_json() for p in predictions], ensure_ascii=False))
+    return paths
+
+
+def evaluate_directory(model_dir: Path, data: Path, output: Path, *, types: Path | None = None,
+                       backend: Backend | None = None, batch_size: int = 8, threshold: float | None = None,
+                       no_overlap: bool = False, progress: Progress | None = None) -> Evaluation:
+    """``spert evaluate``: a model directory on gold data (read with the model's types; ``types``, if
+    given, must be the same), at ``threshold`` or the model's own; writes the results to ``output``."""
+    net, tokenizer, inference = load_model(model_dir, backend=backend)
+    if types is not None and load_types(types).to_json() != net.schema.to_json():
+        raise SpertError(f"{types}: these types differ from the model's ({model_dir}/spert.json); "
+                         "evaluate with the types the model was trained on")
+    gold = read_documents(data, net.schema)
+    result = predict_and_score(net, tokenizer, gold, threshold=inference.resolve(threshold), no_overlap=no_overlap,
+                               batch_size=batch_size, path=data, progress=progress)
+    write_evaluation(output, result.metrics.to_json(), result.predictions)
+    return result
+
+
+def report_run(run_dir: Path, *, data: Path | None = None, max_docs: int | None = None, examples: int = 5,
+               sweep: bool = True, batch_size: int = 8, device: str = "cpu",
+               progress: Progress | None = None) -> Report:
+    """``spert report``'s figures and tables for a ``spert train`` output directory: its model predicts
+    the evaluation data once (see :mod:`spert.eval.report`); a run without a model is reported from
+    its ``predictions.json``, without a threshold sweep."""
+    run = read_run(run_dir, data=data, max_docs=max_docs)
+    if run.has_model:
+        model, tokenizer, inference = load_model(run.model_dir, device)
+        schema, threshold = model.schema, inference.rel_filter_threshold
+        gold = read_documents(run.data, schema)[:run.max_docs]
+        floor = lowest_threshold(threshold, sweep)
+        log.info("predicting %d documents of %s (relation threshold %.2f)", len(gold), run.data, floor)
+        raw = predict_documents(model, tokenizer, [d.tokens for d in gold], threshold=floor, batch_size=batch_size,
+                                device=device, path=run.data, progress=progress)
+    else:
+        raw, sweep = saved_predictions(run), False
+        schema = load_types(run.config["types_path"])
+        threshold = float(run.config.get("rel_filter_threshold", InferenceSettings().rel_filter_threshold))
+        gold = read_documents(run.data, schema)[:len(raw)]
+    return build_report(run, schema, gold, raw, threshold=threshold, sweep=sweep, examples=examples)
