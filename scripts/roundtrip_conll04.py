@@ -1,4 +1,4 @@
-"""CoNLL04 test -> brat (the pre-annotation exporter) -> ``spert data import``, both ``--documents``
+"""CoNLL04 test -> brat (the pre-annotation writer) -> ``spert data import``, both ``--documents``
 modes side by side: import time, and the entities and relations carried over exactly (compared
 in characters). Usage: ``PYTHONPATH=src python scripts/roundtrip_conll04.py [OUT_DIR]``."""
 
@@ -13,9 +13,9 @@ from pathlib import Path
 from spert.cli.data import _subword_counter
 from spert.data.formats.common import ImportOptions
 from spert.data.formats.importer import import_annotations
-from spert.data.text import TextTokenizer
-from spert.infer.export import open_exporter
+from spert.data.formats.registry import open_writer
 from spert.data.records import Prediction
+from spert.data.text import TextTokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,7 +33,7 @@ def char_triples(records):
 def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp()) / "conll04_brat"
     docs = json.loads((ROOT / "data/conll04/conll04_test.json").read_text(encoding="utf-8"))
-    writer = open_exporter("brat", out)
+    writer = open_writer("brat", out)
     gold_e, gold_r = set(), set()
     for i, d in enumerate(docs):
         p = Prediction.from_json({"tokens": d["tokens"], "entities": d["entities"], "relations": d["relations"],

@@ -2,7 +2,8 @@
 
 They hold what real exports hold: unicode, CRLF line ends, several sentences per document,
 nested and discontinuous entities, an entity boundary inside a word, relations across
-sentences, and items that cannot be carried over (each counted by the summary).
+sentences, and items that cannot be carried over (each counted by the summary). And two
+predictions to write as pre-annotations (:func:`predictions`, :func:`write_predictions`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import pytest
 
 from spert.data.formats.common import ImportOptions
 from spert.data.formats.importer import import_annotations
+from spert.data.formats.registry import open_writer
+from spert.data.records import PredictedRelation, Prediction, entity_record
 from spert.data.text import TextTokenizer
 
 # brat: offsets count characters of the .txt as stored, \r included
@@ -128,6 +131,27 @@ LS_RECORDS = [
     {"tokens": ["Plain", "text", "here", "."], "entities": [], "relations": [], "document": "3", "sentence": 0,
      "char_offsets": [[0, 5], [6, 10], [11, 15], [15, 16]]},
 ]
+
+
+# predictions to write as pre-annotations
+PREDICTION_TEXTS = ["Zoë Müller leads Acme GmbH in Köln.\r\nHe met Bob.", "Nothing here."]
+
+
+def predictions() -> list[Prediction]:
+    tok1, tok2 = TextTokenizer().pipe(PREDICTION_TEXTS)
+    # words of doc 1: Zoë Müller leads Acme GmbH in Köln . | He met Bob .
+    ents = [entity_record(tok1, "Per", 0, 2, 0.91), entity_record(tok1, "Org", 3, 5, 0.62),
+            entity_record(tok1, "Loc", 6, 7, 0.99), entity_record(tok1, "Per", 10, 11, 0.55)]
+    rels = [PredictedRelation("Work_For", 0, 1, 0.7), PredictedRelation("Located_In", 1, 2, 0.45)]
+    return [Prediction(tok1.text, tok1.words, tok1.offsets, tok1.sentences, ents, rels, {"document": "news/1"}),
+            Prediction(tok2.text, tok2.words, tok2.offsets, tok2.sentences, [], [], {"id": 2})]
+
+
+def write_predictions(fmt: str, path: Path) -> None:
+    w = open_writer(fmt, path)
+    for p in predictions():
+        w.add(p)
+    w.commit()
 
 
 def write_brat(root: Path, docs: dict[str, tuple[str, str]]) -> Path:

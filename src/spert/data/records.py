@@ -71,9 +71,9 @@ class Prediction:
             "tokens": list(self.tokens),
             "sentences": [list(s) for s in self.sentences],
             "entities": [{"type": e.type, "start": e.start, "end": e.end, "char_start": e.char_start,
-                          "char_end": e.char_end, "text": e.text, "score": _round(e.score)}
+                          "char_end": e.char_end, "text": e.text, "score": round_score(e.score)}
                          for e in self.entities],
-            "relations": [{"type": r.type, "head": r.head, "tail": r.tail, "score": _round(r.score)}
+            "relations": [{"type": r.type, "head": r.head, "tail": r.tail, "score": round_score(r.score)}
                           for r in self.relations],
             **self.extra,
         }
@@ -99,7 +99,8 @@ class Prediction:
         return cls(tok.text, tok.words, tok.offsets, tok.sentences, ents, rels, inp.extra)
 
 
-def _round(x: float | None) -> float | None:
+def round_score(x: float | None) -> float | None:
+    """A score as every output stores it (``spert predict``, the pre-annotation writers): six decimals."""
     return None if x is None else round(x, 6)
 
 

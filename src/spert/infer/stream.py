@@ -39,11 +39,11 @@ from typing import Any, BinaryIO, Callable, Iterator
 
 from tqdm.auto import tqdm
 
-from spert.infer.export import open_exporter
 from spert.infer.extractor import SpERT
 from spert.data.records import Input, parse_input
 from spert.atomic import AtomicFile
 from spert.data.documents import open_file, parse_json
+from spert.data.formats.registry import open_writer
 from spert.errors import DataError, SpertError, raise_or_report
 
 log = logging.getLogger(__name__)
@@ -250,14 +250,14 @@ def run_predict(model: SpERT, input_path: str, output_path: str | None, *, in_fo
     """Predict every document of ``input_path`` and write the records; see the module's docs.
 
     ``export`` (brat, doccano or labelstudio) writes pre-annotations for that tool instead
-    (:mod:`spert.infer.export`).
+    (:func:`spert.data.formats.registry.open_writer`).
     """
     fin, fout = resolve_formats(input_path, output_path, in_format, out_format, given_entities)
     summary = PredictSummary()
 
     on_error = (lambda e: summary.skip(e, e.line)) if skip_errors else None
     total = count_documents(input_path, fin) if progress and input_path != "-" else None
-    writer = open_exporter(export, output_path) if export else OutputWriter(output_path, fout)
+    writer = open_writer(export, output_path) if export else OutputWriter(output_path, fout)
     bar = tqdm(total=total, unit="doc", desc="predict", file=sys.stderr, disable=not progress, dynamic_ncols=True)
     try:
         chunk: list[Input] = []

@@ -1,9 +1,10 @@
-"""brat standoff in: exact records, every change counted, malformed files named."""
+"""brat standoff in: exact records, every change counted, malformed files named; and pre-annotations out."""
 
 from __future__ import annotations
 
 import pytest
-from annotation_fixtures import BRAT_D1_ANN, BRAT_D1_TXT, BRAT_D2_ANN, BRAT_D2_TXT, BRAT_RECORDS, run_import, write_brat
+from annotation_fixtures import (BRAT_D1_ANN, BRAT_D1_TXT, BRAT_D2_ANN, BRAT_D2_TXT, BRAT_RECORDS, PREDICTION_TEXTS,
+                                 run_import, write_brat, write_predictions)
 
 from spert.data.formats import brat as B
 from spert.data.formats import common as C
@@ -162,3 +163,13 @@ def test_strict_refuses_a_relation_cut_by_a_window(tmp_path):
 def test_relation_head_is_arg1_wherever_written(tmp_path):
     root = write_brat(tmp_path / "b", {"d2": (BRAT_D2_TXT, BRAT_D2_ANN.replace("Arg1:T3 Arg2:T1", "Arg2:T1 Arg1:T3"))})
     assert run_import("brat", root).records == BRAT_RECORDS[2:]
+
+
+def test_brat_files(tmp_path):
+    write_predictions("brat", tmp_path / "out")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["2.ann", "2.txt", "news_1.ann", "news_1.txt"]
+    assert (tmp_path / "out" / "news_1.txt").read_bytes() == PREDICTION_TEXTS[0].encode("utf-8")  # \r\n kept
+    ann = (tmp_path / "out" / "news_1.ann").read_text(encoding="utf-8").splitlines()
+    assert ann[:6] == ["T1\tPer 0 10\tZoë Müller", "T2\tOrg 17 26\tAcme GmbH", "T3\tLoc 30 34\tKöln",
+                       "T4\tPer 44 47\tBob", "R1\tWork_For Arg1:T1 Arg2:T2", "R2\tLocated_In Arg1:T2 Arg2:T3"]
+    assert ann[6] == "#1\tAnnotatorNotes T1\tscore=0.91" and len(ann) == 12

@@ -1,11 +1,11 @@
-"""doccano JSON Lines in: exact records, changes counted, malformed lines named."""
+"""doccano JSON Lines in: exact records, changes counted, malformed lines named; and pre-annotations out."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from annotation_fixtures import DOCCANO_LINES, DOCCANO_RECORDS, run_import
+from annotation_fixtures import DOCCANO_LINES, DOCCANO_RECORDS, run_import, write_predictions
 
 from spert.data.formats import common as C
 from spert.data.formats.common import ImportOptions
@@ -47,3 +47,10 @@ def test_malformed_doccano_is_one_line_naming_the_line(tmp_path, lines, message)
     with pytest.raises(DataError, match=message) as e:
         run_import("doccano", p)
     assert str(e.value).startswith(str(p)) and "\n" not in str(e.value)
+
+
+def test_doccano_lines(tmp_path):
+    write_predictions("doccano", tmp_path / "d.jsonl")
+    first = json.loads((tmp_path / "d.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert first["entities"][1] == {"id": 2, "label": "Org", "start_offset": 17, "end_offset": 26}
+    assert first["relations"][0] == {"id": 1, "from_id": 1, "to_id": 2, "type": "Work_For"}

@@ -1,11 +1,12 @@
-"""Label Studio JSON in: the latest annotation, UTF-16 offsets, changes counted, errors named."""
+"""Label Studio JSON in: the latest annotation, UTF-16 offsets, changes counted, errors named; and
+pre-annotations out, with scores."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from annotation_fixtures import LS_RECORDS, LS_TASKS, LS_TEXT, run_import
+from annotation_fixtures import LS_RECORDS, LS_TASKS, LS_TEXT, PREDICTION_TEXTS, run_import, write_predictions
 
 from spert.data.formats import common as C
 from spert.data.formats import labelstudio as L
@@ -82,3 +83,17 @@ def test_a_region_labelled_by_two_controls_keeps_the_first(tmp_path):
     r = run_import("labelstudio", p)
     assert r.records[0]["entities"] == [{"type": "P", "start": 0, "end": 1}]
     assert r.summary.changes == {L.SEVERAL_LABELS: 1}
+
+
+def test_labelstudio_tasks_carry_scores(tmp_path):
+    write_predictions("labelstudio", tmp_path / "ls.json")
+    tasks = json.loads((tmp_path / "ls.json").read_text(encoding="utf-8"))
+    assert tasks[0]["data"] == {"document": "news/1", "text": PREDICTION_TEXTS[0]} and tasks[1]["data"]["id"] == 2
+    pred = tasks[0]["predictions"][0]
+    assert pred["score"] == 0.45 and pred["model_version"] == "spert"  # the least certain item
+    assert pred["result"][0] == {"id": "e1", "from_name": "label", "to_name": "text", "type": "labels",
+                                 "value": {"start": 0, "end": 10, "text": "Zoë Müller", "labels": ["Per"]},
+                                 "score": 0.91}
+    assert pred["result"][4] == {"from_id": "e1", "to_id": "e2", "type": "relation", "direction": "right",
+                                 "labels": ["Work_For"], "score": 0.7}
+    assert tasks[1]["predictions"][0] == {"model_version": "spert", "result": []}  # no score without items

@@ -14,15 +14,23 @@
 A ``.txt`` without ``.ann`` is a document without annotations (noted); an ``.ann``
 without ``.txt`` is an error. Documents are read in the order of their paths; their
 id is the path under the directory without the suffix.
+
+Pre-annotations (:class:`BratWriter`) go to a new directory, written whole: ``NAME.txt``
+(the document's text, unchanged) and ``NAME.ann`` (``T`` entities, ``R`` relations, and an
+``AnnotatorNotes`` line per annotation with the model's score). ``NAME`` is the record's
+``document`` or ``id`` field made safe for a file name, else ``doc-N``.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from spert.atomic import atomic_directory
 from spert.data.formats.common import (ImportSummary, SourceDocument, SourceEntity, SourceRelation, check_fragments,
                                        read_text)
-from spert.errors import DataError
+from spert.data.records import Prediction, round_score
+from spert.errors import DataError, SpertError
 
 EVENT_SKIPPED = "brat event skipped"
 ATTRIBUTE_SKIPPED = "brat attribute skipped"
@@ -30,6 +38,7 @@ NORMALIZATION_SKIPPED = "brat normalization skipped"
 NOTE_SKIPPED = "brat note skipped"
 NO_ANN = "text without .ann (no annotations)"
 _SKIPPED = {"E": EVENT_SKIPPED, "A": ATTRIBUTE_SKIPPED, "M": ATTRIBUTE_SKIPPED, "N": NORMALIZATION_SKIPPED}
+_UNSAFE = re.compile(r"[^\w.-]+")  # characters a written file name does not keep
 
 
 def read_brat(source: str | Path, summary: ImportSummary) -> list[SourceDocument]:
@@ -116,3 +125,59 @@ def parse_ann(path: Path, content: str, doc: SourceDocument, summary: ImportSumm
                     doc.relations.append(SourceRelation(head[0], a, b, where))
         else:
             raise fail(f"unknown annotation kind {kind!r} (expected T, R, *, E, A, M, N or #)")
+
+
+class BratWriter:
+    """Pre-annotations as a brat collection (see the module's docstring), written atomically."""
+
+    def __init__(self, path: str | Path) -> None:
+        path = Path(path)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            # the directory is written whole and would replace what is there, e.g. a brat collection
+            raise SpertError(f"{path} exists and is not empty; brat pre-annotations go to a new directory "
+                             "(copy them into a collection afterwards)")
+        self._ctx = atomic_directory(path)
+        self.dir = self._ctx.__enter__()
+        self.names: set[str] = set()
+        self.count = 0
+
+    def _name(self, p: Prediction) -> str:
+        raw = p.extra.get("document", p.extra.get("id"))
+        base = _UNSAFE.sub("_", str(raw)).strip("._") if raw is not None else ""
+        base = base or f"doc-{self.count:06d}"
+        name, k = base, 1
+        while name in self.names:
+            k += 1
+            name = f"{base}-{k}"
+        self.names.add(name)
+        return name
+
+    def add(self, p: Prediction) -> None:
+        name = self._name(p)
+        lines, notes = [], []
+        for i, e in enumerate(p.entities, start=1):
+            text = e.text.replace("\r", " ").replace("\n", " ")  # the format is line-oriented
+            lines.append(f"T{i}\t{e.type} {e.char_start} {e.char_end}\t{text}")
+            if e.score is not None:
+                notes.append(f"T{i}\tscore={round_score(e.score)}")
+        for j, r in enumerate(p.relations, start=1):
+            lines.append(f"R{j}\t{r.type} Arg1:T{r.head + 1} Arg2:T{r.tail + 1}")
+            if r.score is not None:
+                notes.append(f"R{j}\tscore={round_score(r.score)}")
+        lines += [f"#{k}\tAnnotatorNotes {n}" for k, n in enumerate(notes, start=1)]
+        # newline="" keeps the text byte for byte: brat's offsets count every \r
+        with open(self.dir / f"{name}.txt", "w", encoding="utf-8", newline="") as fh:
+            fh.write(p.text)
+        with open(self.dir / f"{name}.ann", "w", encoding="utf-8", newline="\n") as fh:
+            fh.write("".join(line + "\n" for line in lines))
+        self.count += 1
+
+    def flush(self) -> None:
+        pass
+
+    def commit(self) -> None:
+        self._ctx.__exit__(None, None, None)
+
+    def abort(self) -> None:
+        err = RuntimeError("aborted")
+        self._ctx.__exit__(RuntimeError, err, None)  # removes the temporary directory

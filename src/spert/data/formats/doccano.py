@@ -10,6 +10,10 @@ Offsets are characters of ``text``, end exclusive. A sequence-labelling export
 (``"label": [[start, end, "Type"], ...]``, no relations) is read too. A JSON list of
 such objects (``.json``) is accepted as well. The document id is ``id`` when present,
 else the line number.
+
+Pre-annotations (:class:`DoccanoWriter`) are JSON Lines of the first form, written
+atomically: ``text``, ``entities`` and ``relations`` with ids from 1; the input record's
+other fields are kept (doccano shows them as metadata).
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from spert.data.documents import is_int, iter_jsonl, load_json
+from spert.data.documents import RecordWriter, is_int, iter_jsonl, load_json
 from spert.data.formats.common import (ImportSummary, SourceDocument, SourceEntity, SourceRelation, check_fragments)
+from spert.data.records import Prediction
 from spert.errors import DataError
 
 
@@ -86,3 +91,21 @@ def _list(raw: Any, name: str, fail) -> list:
     if not isinstance(raw, list):
         raise fail(f"must be a list, got {type(raw).__name__}", name)
     return raw
+
+
+class DoccanoWriter(RecordWriter):
+    """Pre-annotations as doccano JSON Lines, one line per prediction (see the module's docstring)."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path, jsonl=True)
+
+    def add(self, p: Prediction) -> None:
+        self.write(doccano_record(p))
+
+
+def doccano_record(p: Prediction) -> dict[str, Any]:
+    return {**p.extra, "text": p.text,
+            "entities": [{"id": i + 1, "label": e.type, "start_offset": e.char_start, "end_offset": e.char_end}
+                         for i, e in enumerate(p.entities)],
+            "relations": [{"id": j + 1, "from_id": r.head + 1, "to_id": r.tail + 1, "type": r.type}
+                          for j, r in enumerate(p.relations)]}

@@ -6,39 +6,30 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from spert.atomic import atomic_write_text
 from spert.data.documents import write_records
 from spert.data.formats.alignment import to_records
-from spert.data.formats.brat import read_brat
 from spert.data.formats.common import ImportOptions, ImportResult, ImportSummary
-from spert.data.formats.doccano import read_doccano
-from spert.data.formats.labelstudio import read_labelstudio
+from spert.data.formats.registry import annotation_format
 from spert.data.text import TextTokenizer
-from spert.errors import SpertError
-
-FORMATS = ("brat", "doccano", "labelstudio")
 
 
 def import_annotations(fmt: str, source: str | Path, options: ImportOptions | None = None, *,
                        tokenizer: TextTokenizer | None = None,
                        subword_counts: Callable[[Sequence[str]], Sequence[int]] | None = None,
-                       pick: str = "latest", text_field: str | None = None) -> ImportResult:
+                       **read_options: Any) -> ImportResult:
     """SpERT records, a types file and the summary of changes from an annotation tool's export.
 
-    ``pick`` and ``text_field`` apply to Label Studio only. Raises a :class:`SpertError`
-    for malformed input and, with ``options.strict``, for the first change.
+    ``fmt`` is a name in :data:`spert.data.formats.registry.FORMATS`; ``read_options`` go to
+    its reader where it takes them (Label Studio: ``pick``, ``text_field``). Raises a
+    :class:`SpertError` for malformed input and, with ``options.strict``, for the first change.
     """
+    source_format = annotation_format(fmt)
     options = options or ImportOptions()
     summary = ImportSummary(strict=options.strict)
-    if fmt == "brat":
-        docs = read_brat(source, summary)
-    elif fmt == "doccano":
-        docs = read_doccano(source, summary)
-    elif fmt == "labelstudio":
-        docs = read_labelstudio(source, summary, pick=pick, text_field=text_field)  # type: ignore[arg-type]
-    else:
-        raise SpertError(f"unknown annotation format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    docs = source_format.read(source, summary, **read_options)
     return to_records(docs, options, summary, tokenizer=tokenizer, subword_counts=subword_counts)
 
 

@@ -16,6 +16,15 @@ latest prediction (to read back pre-annotations). A task without one is skipped 
 counted. Offsets are characters (code points) of the text, as Label Studio stores them
 since 2022; older versions counted UTF-16 code units (an emoji counts two), so a region
 whose quoted text matches only in UTF-16 units is converted.
+
+Pre-annotations (:class:`LabelStudioWriter`) are a JSON list of tasks, written atomically,
+each with ``data.text`` (plus the record's other fields) and one entry in ``predictions``:
+``labels`` regions and ``relation`` results, every one with its ``score``, and the
+prediction's ``score`` set to the lowest of them, so that reviewers sort tasks by the
+model's confidence in the Data Manager and correct the least certain first. The labelling
+config must name its ``Labels`` tag ``label`` and its ``Text`` tag ``text`` (Label Studio's
+relation extraction template does), or pass other names. ``pick="prediction"`` reads them
+back.
 """
 
 from __future__ import annotations
@@ -23,8 +32,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from spert.data.documents import is_int, load_json
+from spert.data.documents import RecordWriter, is_int, load_json
 from spert.data.formats.common import (ImportSummary, SourceDocument, SourceEntity, SourceRelation, check_fragments)
+from spert.data.records import Prediction, round_score
 from spert.errors import DataError
 
 PICKS = ("latest", "first", "prediction")
@@ -160,3 +170,38 @@ def _utf16_index(text: str) -> list[int]:
         out += [i] * (2 if ord(c) > 0xFFFF else 1)
     out.append(len(text))
     return out
+
+
+class LabelStudioWriter(RecordWriter):
+    """Pre-annotations as a JSON list of Label Studio tasks (see the module's docstring)."""
+
+    def __init__(self, path: str | Path, *, model_version: str = "spert", from_name: str = "label",
+                 to_name: str = "text") -> None:
+        super().__init__(path, jsonl=False)
+        self.model_version, self.from_name, self.to_name = model_version, from_name, to_name
+
+    def add(self, p: Prediction) -> None:
+        self.write(labelstudio_task(p, self.model_version, self.from_name, self.to_name))
+
+
+def labelstudio_task(p: Prediction, model_version: str = "spert", from_name: str = "label",
+                     to_name: str = "text") -> dict[str, Any]:
+    """One task with the prediction; scores are left out where there are none (given entities)."""
+    result: list[dict[str, Any]] = []
+    for i, e in enumerate(p.entities):
+        result.append(_scored({"id": f"e{i + 1}", "from_name": from_name, "to_name": to_name, "type": "labels",
+                               "value": {"start": e.char_start, "end": e.char_end, "text": e.text,
+                                         "labels": [e.type]}}, e.score))
+    for r in p.relations:
+        result.append(_scored({"from_id": f"e{r.head + 1}", "to_id": f"e{r.tail + 1}", "type": "relation",
+                               "direction": "right", "labels": [r.type]}, r.score))
+    scores = [x["score"] for x in result if "score" in x]
+    prediction = _scored({"model_version": model_version, "result": result}, min(scores) if scores else None)
+    return {"data": {**{k: v for k, v in p.extra.items() if k != "text"}, "text": p.text},
+            "predictions": [prediction]}
+
+
+def _scored(obj: dict[str, Any], score: float | None) -> dict[str, Any]:
+    if score is not None:
+        obj["score"] = round_score(score)
+    return obj
