@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from spert.data.split import document_groups, kfold, parse_ratios, split_by_ratios
+from spert.data.split import document_groups, kfold, parse_ratios, split_by_ratios, split_file
 from spert.errors import DataError
 
 
@@ -84,3 +84,21 @@ def test_cli_writes_the_ade_layout(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "spert", "data", "split", str(src), "-o", str(tmp_path / "x")],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "exactly one of --ratios and --folds" in bad.stderr
+
+
+def test_split_file_writes_whole_documents_and_the_manifest(tmp_path):
+    records = _records([2, 1, 3, 1, 2])
+    src = tmp_path / "all.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in records))
+    with pytest.raises(DataError, match="--ratios"):
+        split_file(src, tmp_path / "bad", ratios="0.8")
+    assert not (tmp_path / "bad").exists()  # created only once the split is possible
+    written = split_file(src, tmp_path / "out", ratios="0.6,0.2,0.2", seed=1)
+    assert [p.name for p in written.parts] == ["all_train.json", "all_dev.json", "all_test.json"]
+    placed = []
+    for path, part in written.parts.items():
+        assert json.loads(path.read_text()) == [records[i] for i in part.records]
+        placed += part.records
+    assert sorted(placed) == list(range(len(records)))
+    manifest = json.loads(written.manifest.read_text())
+    assert manifest["ratios"] == [0.6, 0.2, 0.2] and manifest["documents"] == 5 and manifest["sentences"] == 9

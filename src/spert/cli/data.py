@@ -71,12 +71,13 @@ def import_(fmt: str = typer.Argument(..., metavar="FORMAT", help="brat, doccano
     """Import brat, doccano or Label Studio annotations as SpERT JSON and a types file."""
     from spert.data.formats.common import ImportOptions
     from spert.data.formats.importer import import_annotations, write_import
+    from spert.data.formats.labelstudio import PICKS
     from spert.data.text import TextTokenizer
     from spert.errors import SpertError
 
     for name, value, choices in (("--discontinuous", discontinuous, ("skip", "cover")),
                                  ("--documents", documents, ("split", "keep")),
-                                 ("--annotation", pick, ("latest", "first", "prediction"))):
+                                 ("--annotation", pick, PICKS)):
         if value not in choices:
             raise SpertError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     options = ImportOptions(discontinuous=discontinuous, documents=documents,  # type: ignore[arg-type]

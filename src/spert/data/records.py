@@ -1,7 +1,7 @@
 """Prediction records and inputs: what goes into and comes out of an extractor.
 
-Torch-free, so that rendering, the HTTP server and format exporters depend on the
-records and not on the model. See :mod:`spert.infer.extractor` for the inputs each
+Torch-free, so that rendering, the HTTP server and the annotation formats' writers depend
+on the records and not on the model. See :mod:`spert.infer.extractor` for the inputs each
 kind of item means.
 """
 
