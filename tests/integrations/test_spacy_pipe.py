@@ -15,7 +15,7 @@ import spacy
 from spacy import displacy
 from spacy.tokens import Doc, DocBin
 
-from paths import CONLL04
+from paths import CONLL04, ROOT
 from spert import SpERT
 from spert.data.records import Prediction
 from spert.errors import ConfigError, SpertError
@@ -239,6 +239,16 @@ def test_rendering(nlp, api, texts):
     assert render_html(docs, title="t") == render_predictions(api.predict(texts[:4]), title="t")
     html = displacy.render(docs[0], style="ent")
     assert all(e.label_ in html for e in docs[0].ents) and docs[0].ents
+
+
+@pytest.mark.filterwarnings("ignore:.*W006")  # the tiny random model may find no entity there
+def test_the_readme_example_runs(tiny_model_dir, tmp_path, monkeypatch):
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("### spaCy pipeline component\n", 1)[1]
+    code = section.split("```python\n", 1)[1].split("\n```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code.replace("runs/conll04/model", str(tiny_model_dir)), "README.md", "exec"), {})
+    assert "<html" in (tmp_path / "page.html").read_text(encoding="utf-8")
+    assert (tmp_path / "conll04_pipeline" / "spert" / "model" / "spert.json").is_file()
 
 
 @pytest.mark.slow
