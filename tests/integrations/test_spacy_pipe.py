@@ -101,6 +101,17 @@ def test_settings_reach_the_model(tiny_model_dir, api, texts):
         blank(tiny_model_dir, rel_filter_threshold=1.5)
 
 
+def test_a_foreign_relations_extension_is_an_error(tiny_model_dir, nlp):
+    getter = Doc.get_extension("relations")  # registered by the nlp fixture's component
+    Doc.remove_extension("relations")
+    try:
+        Doc.set_extension("relations", default=None)
+        with pytest.raises(ConfigError, match="another package"):
+            blank(tiny_model_dir)
+    finally:
+        Doc.set_extension("relations", getter=getter[2], force=True)
+
+
 def test_empty_and_blank_texts(nlp):
     for text in ("", "  \n\t "):
         doc = nlp(text)
@@ -272,8 +283,8 @@ def test_spacy_package_builds_installs_and_loads(tiny_model_dir, nlp, texts, tmp
     run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", "site", str(wheel)])
     code = ("import json, sys, spacy\n"
             "from pathlib import Path\n"
+            "nlp = spacy.load('en_spert_tiny')  # the factory comes from the entry point\n"
             "from spert.integrations.spacy_pipe import doc_to_prediction\n"
-            "nlp = spacy.load('en_spert_tiny')\n"
             "source = nlp.get_pipe('spert').source\n"
             "assert source.resolve().is_relative_to(Path('site').resolve()), source\n"
             "print(json.dumps([doc_to_prediction(d).to_json() for d in nlp.pipe(json.load(sys.stdin))]))\n")
