@@ -10,12 +10,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from spert.cli.data import _subword_counter
 from spert.data.formats.common import ImportOptions
 from spert.data.formats.importer import import_annotations
 from spert.data.formats.registry import open_writer
 from spert.data.records import Prediction
 from spert.data.text import TextTokenizer
+from spert.model.encoding import subword_counter
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,7 +43,7 @@ def main() -> None:
         gold_e |= {(f"{i:04d}", *s) for s in span}
         gold_r |= {(f"{i:04d}", q.type, span[q.head], span[q.tail]) for q in p.relations}
     writer.commit()
-    tokenizer, counts = TextTokenizer(), _subword_counter(None)  # as spert data import: the default encoder
+    tokenizer, counts = TextTokenizer(), subword_counter(None)  # as spert data import: the default encoder
     tokenizer("warm up")
     for mode in ("split", "keep"):
         t = time.perf_counter()

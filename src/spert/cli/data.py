@@ -22,16 +22,9 @@ MAX_SPAN = typer.Option(10, "--max-span-size", min=1, help="longest entity SpERT
 
 
 def _subword_counter(encoder: Optional[str]):
-    """A function giving the encoder's subwords of each word of a list (as training encodes them)."""
-    from spert.model.encoding import encode_words, load_tokenizer, resolve_encoder
+    from spert.model.encoding import subword_counter  # lazy: transformers loads only when a command needs it
 
-    tok = load_tokenizer(resolve_encoder(encoder))
-
-    def counts(words):
-        enc = encode_words(tok, list(words))
-        return [b - a for a, b in zip(enc.word_start, enc.word_end)]
-
-    return counts
+    return subword_counter(encoder)
 
 
 @data_app.command("import", epilog="Every entity or relation that is not carried over exactly (a discontinuous "

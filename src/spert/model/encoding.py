@@ -15,7 +15,7 @@ import importlib.util
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from transformers import AutoTokenizer
 
@@ -91,4 +91,16 @@ def encode_words_batch(tokenizer, docs: Sequence[Sequence[str]]) -> list[Encodin
 
 def encode_words(tokenizer, words: Sequence[str]) -> Encoding:
     return encode_words_batch(tokenizer, [words])[0]
+
+
+def subword_counter(encoder: str | None) -> Callable[[Sequence[str]], list[int]]:
+    """A function giving the number of subwords of each word of a list, as training encodes them
+    with ``encoder`` (its name or directory; None: the default encoder)."""
+    tok = load_tokenizer(resolve_encoder(encoder))
+
+    def counts(words: Sequence[str]) -> list[int]:
+        enc = encode_words(tok, list(words))
+        return [b - a for a, b in zip(enc.word_start, enc.word_end)]
+
+    return counts
 

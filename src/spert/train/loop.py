@@ -34,7 +34,7 @@ from spert.model.embedding import attach, restrict_to_training_vocabulary, unres
 from spert.model.encoding import Encoding, encode_words_batch, load_tokenizer, resolve_encoder
 from spert.errors import SpertError
 from spert.eval.metrics import Metrics
-from spert.model.encoders import check_lengths, max_subwords
+from spert.model.encoders import check_lengths, max_subwords, pad_id
 from spert.train.evaluation import Evaluation, predict_and_score, write_evaluation
 from spert.train.optim import AdamWNoBiasCorrection, clip_grad_norm, linear_schedule, parameter_groups
 from spert.train.resume import TrainerState, check_can_resume, last_checkpoint, load_checkpoint, save_checkpoint
@@ -140,7 +140,7 @@ class Run:
 
     @property
     def pad(self) -> int:
-        return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        return pad_id(self.tokenizer)
 
 
 def train(cfg: TrainConfig, *, resume: bool = False, show_progress: bool = True,

@@ -16,6 +16,7 @@ from spert.eval.metrics import evaluate
 from spert.infer.results import DocPrediction
 from spert.infer.runner import length_batches, predict_documents
 from spert.model.batch import Batch, collate
+from spert.model.encoders import pad_id
 from spert.model.encoding import Encoding
 from spert.model.network import SpERTModel
 from spert.model.spans import inference_sample
@@ -155,7 +156,7 @@ def bench_inference(backends: Sequence[Backend], tokenizer, docs: Sequence[Docum
     tokens = [d.tokens for d in docs]
     n = len(docs)
     reference = backends[0].model
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    pad = pad_id(tokenizer)
     batches = encoder_batches(reference, encodings, batch_size, pad)
 
     def predict(m: SpERTModel, subset: Sequence[int] | None = None) -> list[DocPrediction]:

@@ -17,7 +17,7 @@ import torch
 from spert.atomic import atomic_write_text
 from spert.data.documents import read_documents
 from spert.errors import SpertError
-from spert.model.encoders import check_lengths, max_subwords
+from spert.model.encoders import check_lengths, max_subwords, pad_id
 from spert.model.encoding import encode_words_batch
 from spert.runtime import set_cpu_threads, tune_allocator
 from spert.tools.bench.backends import build_backends, load_subject
@@ -125,7 +125,7 @@ def run_bench(s: BenchSettings) -> BenchResult:
         raise SpertError(f"{s.data}: no documents to benchmark on")
     encodings = encode_words_batch(tokenizer, [d.tokens for d in docs])
     check_lengths(encodings, max_subwords(model.encoder.config, tokenizer), s.data)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    pad = pad_id(tokenizer)
 
     result = BenchResult(subject.description, str(s.data), len(docs), Machine.here(), subject.threshold, s)
     first = encoder_batches(model, encodings, 32, pad)[0]

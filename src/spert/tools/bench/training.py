@@ -16,6 +16,7 @@ from torch import nn
 from spert.data.documents import Document
 from spert.model.batch import Batch, collate
 from spert.model.embedding import attach, restrict_to_training_vocabulary, unrestrict
+from spert.model.encoders import pad_id
 from spert.model.encoding import Encoding
 from spert.model.network import SpERTModel
 from spert.tools.bench.timing import Rate
@@ -94,7 +95,7 @@ def bench_training(model: SpERTModel, tokenizer, docs: Sequence[Document], encod
     padded ones, so the timed losses differ by dropout noise; equality is checked apart, on
     the first updates' batches with dropout off (reported as the largest loss difference).
     """
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    pad = pad_id(tokenizer)
     schema, max_span = model.schema, model.settings.max_span_size
     plan = training_plan(len(docs), TRAIN_WARMUP_UPDATES + updates, seed)
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
