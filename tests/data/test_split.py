@@ -21,6 +21,14 @@ def test_groups_by_doc_id_then_orig_id_then_record():
     assert document_groups(recs) == [[0, 2], [1, 4], [3], [5]]
 
 
+def test_groups_by_the_document_field_spert_data_import_writes():
+    # spert data import names each record's source document in ``document``: a split of imported
+    # data must keep a document's sentences together (it once treated every sentence as a document)
+    recs = [{"document": "a.txt", "orig_id": 1}, {"document": "b.txt", "orig_id": 2}, {"document": "a.txt", "orig_id": 3}]
+    assert document_groups(recs) == [[0, 2], [1]]
+    assert document_groups([{"doc_id": "x", "document": "a"}, {"doc_id": "x", "document": "b"}]) == [[0, 1]]
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_ratios_keep_documents_whole_and_place_every_record_once(seed):
     recs = _records([3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9])

@@ -3,9 +3,9 @@
 
 SpERT trains on sentences, but sentences of one document share vocabulary, names and
 style; putting some in training and others in test inflates scores. So records are
-grouped into documents first and whole documents are assigned: by the ``doc_id`` field
-(what ``spert data import`` writes), else ``orig_id`` (the authors' releases), else each
-record is a document of its own. The splits are pure functions; the only randomness is a
+grouped into documents first and whole documents are assigned: by the ``doc_id`` field,
+else ``document`` (what ``spert data import`` writes), else ``orig_id`` (the authors'
+releases), else each record is a document of its own. The splits are pure functions; the only randomness is a
 generator seeded by the caller.
 """
 
@@ -22,7 +22,7 @@ from spert.atomic import atomic_write_text
 from spert.data.documents import iter_records, write_records
 from spert.errors import DataError, SpertError
 
-DOCUMENT_KEYS = ("doc_id", "orig_id")  # record fields that name a record's document, in order of preference
+DOCUMENT_KEYS = ("doc_id", "document", "orig_id")  # record fields that name a record's document, in order of preference
 
 
 @dataclass(frozen=True)
