@@ -41,8 +41,7 @@ from tqdm.auto import tqdm
 
 from spert.infer.extractor import SpERT
 from spert.data.records import Input, parse_input
-from spert.atomic import AtomicFile
-from spert.data.documents import open_file, parse_json
+from spert.data.documents import RecordWriter, open_file, parse_json
 from spert.data.formats.registry import open_writer
 from spert.errors import DataError, SpertError, raise_or_report
 
@@ -200,43 +199,15 @@ def count_documents(path: str, fmt: str) -> int | None:
 # -- writing -----------------------------------------------------------------------------
 
 
-class OutputWriter:
-    """JSON Lines or a SpERT JSON list, to standard output or atomically to a file."""
+class OutputWriter(RecordWriter):
+    """``spert predict``'s output: prediction records as JSON Lines (``fmt`` "jsonl") or a SpERT
+    JSON list ("json"), to standard output or atomically to a file."""
 
     def __init__(self, path: str | None, fmt: str) -> None:
-        self.fmt, self.count = fmt, 0
-        self.file = None if path in (None, "-") else AtomicFile(path)
-        self.fh = sys.stdout if self.file is None else self.file.fh
-        if fmt == "json":
-            self.fh.write("[")
+        super().__init__(path, jsonl=fmt != "json")
 
     def add(self, prediction) -> None:
         self.write(prediction.to_json())
-
-    def write(self, record: dict[str, Any]) -> None:
-        self.write_serialised(json.dumps(record, ensure_ascii=False))
-
-    def write_serialised(self, text: str) -> None:
-        """A record already serialised as one line of JSON."""
-        if self.fmt == "json":
-            self.fh.write(("\n" if self.count == 0 else ",\n") + text)
-        else:
-            self.fh.write(text + "\n")
-        self.count += 1
-
-    def flush(self) -> None:
-        self.fh.flush()
-
-    def commit(self) -> None:
-        if self.fmt == "json":
-            self.fh.write("\n]\n")
-        self.fh.flush()
-        if self.file is not None:
-            self.file.commit()
-
-    def abort(self) -> None:
-        if self.file is not None:
-            self.file.abort()
 
 
 # -- the run -----------------------------------------------------------------------------

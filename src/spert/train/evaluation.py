@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 from spert.atomic import atomic_write_text
-from spert.data.documents import Document, read_documents
+from spert.data.documents import Document, read_documents, write_records
 from spert.data.schema import load_types
 from spert.errors import SpertError
 from spert.eval.metrics import Metrics, evaluate_predictions
@@ -52,7 +52,7 @@ def write_evaluation(out_dir: Path, metrics: dict[str, Any], predictions: Iterab
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "metrics.json", out_dir / "predictions.json"]
     atomic_write_text(paths[0], json.dumps(metrics, indent=2))
-    atomic_write_text(paths[1], json.dumps([p.to_json() for p in predictions], ensure_ascii=False))
+    write_records(paths[1], (p.to_json() for p in predictions), one_line=True)
     return paths
 
 
