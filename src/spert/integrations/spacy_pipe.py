@@ -21,7 +21,10 @@ pyproject.toml): installing spert is enough for ``nlp.add_pipe("spert", ...)`` a
 * ``rel_filter_threshold`` (null: the model's own), ``no_overlap`` (the ADE setting).
 * ``batch_size``: sentences per model call (null: the Python API's). The documents that
   ``nlp.pipe(texts, batch_size=N)`` hands over together (N at a time) are predicted
-  together: their sentences are sorted by length into batches of this size.
+  together: their sentences are sorted by length into batches of this size. With
+  ``n_process`` > 1 every process runs its own copy of the model; PyTorch's threads do not
+  survive a fork, so call ``torch.set_num_threads(1)`` first, or the workers can hang once the
+  parent process has run the model.
 * ``spans_key`` ("spert"), ``set_ents`` and ``overwrite_ents``: see below.
 
 What it writes on each ``Doc``:
