@@ -5,7 +5,9 @@ It loads and warms up the model at startup and closes the micro-batcher at shutd
 (:func:`_add_error_handlers`) and includes the endpoints of :mod:`spert.serve.routes`:
 ``POST /v1/extract``, ``POST /v1/relations``, ``GET /v1/model``, ``GET /healthz``,
 ``GET /readyz``, the web page at ``/`` with its assets under ``/static/``, and the OpenAPI
-documents at ``/docs`` and ``/openapi.json``.
+documents at ``/docs`` and ``/openapi.json``; with ``label_studio`` settings, Label Studio's ML
+backend protocol under ``/label-studio`` (:mod:`spert.serve.ml_backend`, which may switch the
+serving model after a training round).
 
 Every error is a JSON :class:`~spert.serve.protocol.ErrorBody`: 400 body not JSON,
 401 missing or wrong bearer token, 404/405 no such endpoint or method, 413 body over
@@ -22,6 +24,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -32,9 +35,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from spert.errors import ConfigError
 from spert.infer.extractor import SpERT
 from spert.model.checkpoint import FORMAT_VERSION, read_meta
 from spert.serve.batcher import MicroBatcher
+from spert.serve.ml_backend import LabelStudioBackend, ml_backend_router
 from spert.serve.protocol import ClientError
 from spert.serve.routes import ServeState, api_router, health_router, page_router
 from spert.serve.settings import ServeSettings
@@ -54,7 +59,8 @@ def _package_version() -> str:
 def create_app(settings: ServeSettings, extractor: SpERT | None = None) -> FastAPI:
     """The application; it loads the model from ``settings.model`` at startup unless ``extractor`` is given."""
     state = ServeState(settings, extractor)
-    app = FastAPI(title="spert", version=_package_version(), lifespan=_lifespan(state),
+    backend = _label_studio(state, settings)
+    app = FastAPI(title="spert", version=_package_version(), lifespan=_lifespan(state, backend),
                   description="Span-based joint entity and relation extraction (SpERT) over HTTP. "
                               "Errors are JSON objects naming the field and the limit.")
     app.state.spert = state
@@ -65,10 +71,28 @@ def create_app(settings: ServeSettings, extractor: SpERT | None = None) -> FastA
                            allow_headers=["Authorization", "Content-Type"])
     for router in (api_router(state), health_router(state), page_router(state)):
         app.include_router(router)
+    if backend is not None:
+        app.state.label_studio = backend
+        app.include_router(ml_backend_router(backend))
     return app
 
 
-def _lifespan(state: ServeState) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def _label_studio(state: ServeState, settings: ServeSettings) -> LabelStudioBackend | None:
+    """The Label Studio ML backend (:mod:`spert.serve.ml_backend`) when the settings ask for it."""
+    if settings.label_studio is None:
+        return None
+    if settings.workers > 1:
+        raise ConfigError("the Label Studio backend trains and switches models in its one process: "
+                          "use --workers 1 with --label-studio")
+
+    def describe(extractor: SpERT, path: Path) -> dict[str, Any]:
+        return _model_info(extractor, settings.model_copy(update={"model": path}))
+
+    return LabelStudioBackend(state, settings.label_studio, describe)
+
+
+def _lifespan(state: ServeState, backend: LabelStudioBackend | None = None
+              ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Startup: threads, the model, the batcher, one warm-up prediction; shutdown: finish what is queued."""
     settings = state.settings
 
@@ -76,9 +100,10 @@ def _lifespan(state: ServeState) -> Callable[[FastAPI], AbstractAsyncContextMana
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if "OMP_NUM_THREADS" not in os.environ:
             torch.set_num_threads(settings.torch_threads())
+        model = settings.model if backend is None else backend.model_dir()  # the backend's serving version
         if state.extractor is None:
-            state.extractor = await asyncio.to_thread(SpERT.load, settings.model, **settings.load_options)
-        state.model_info = _model_info(state.extractor, settings)
+            state.extractor = await asyncio.to_thread(SpERT.load, model, **settings.load_options)
+        state.model_info = _model_info(state.extractor, settings.model_copy(update={"model": model}))
         state.batcher = MicroBatcher(state.run_batch, max_batch_size=settings.max_batch_size,
                                      max_wait_s=settings.max_wait_ms / 1000, max_queue=settings.max_queue)
         state.batcher.start()
@@ -89,6 +114,8 @@ def _lifespan(state: ServeState) -> Callable[[FastAPI], AbstractAsyncContextMana
             yield
         finally:  # uvicorn has let in-flight requests finish; finish what is queued, then stop
             state.ready = False
+            if backend is not None:
+                await backend.close()
             await state.batcher.close()
 
     return lifespan

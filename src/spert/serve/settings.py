@@ -18,6 +18,39 @@ from spert.errors import ConfigError
 
 SETTINGS_ENV = "SPERT_SERVE_SETTINGS"
 API_KEY_ENV = "SPERT_API_KEY"
+LABEL_STUDIO_URL_ENV = "LABEL_STUDIO_URL"  # the names Label Studio's own ML backend examples read
+LABEL_STUDIO_API_KEY_ENV = "LABEL_STUDIO_API_KEY"
+
+
+class LabelStudioSettings(BaseModel):
+    """The Label Studio ML backend (``spert serve --label-studio``): where Label Studio is, which
+    projects may use it, where model versions go and how a training round runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(None, description="Label Studio's URL, for fetching annotations "
+                                              f"(default: ${LABEL_STUDIO_URL_ENV})")
+    api_key: str | None = Field(None, repr=False, description="Label Studio access token "
+                                                              f"(default: ${LABEL_STUDIO_API_KEY_ENV})")
+    projects: list[int] = Field(default_factory=list, description="project ids allowed to predict and train "
+                                                                  "(none given: every project of the token)")
+    versions_dir: Path = Field(..., description="where trained model versions go")
+    basic_auth: str | None = Field(None, repr=False, description="USER:PASSWORD that Label Studio must send "
+                                                                 "(its ML backend 'basic auth'); None: no check")
+    held_out: float = Field(0.2, gt=0, lt=1, description="share of annotated tasks scored, not trained on")
+    train_every: int = Field(0, ge=0, description="train after every N new or updated annotations (0: only "
+                                                  "when Label Studio asks)")
+    train_config: Path | None = Field(None, description="spert train YAML for fine-tuning (default: the "
+                                                        "model's settings and spert train's defaults)")
+    train_overrides: dict[str, Any] = Field(default_factory=dict, description="training settings over the file's")
+    text_field: str | None = Field(None, description="task data key of the text (default: the labelling "
+                                                     "config's Text tag)")
+    seed: int = Field(42, description="seed of the held-out split")
+
+    def resolved(self) -> LabelStudioSettings:
+        """With the URL and token from the environment where the settings give none."""
+        return self.model_copy(update={"url": self.url or os.environ.get(LABEL_STUDIO_URL_ENV),
+                                       "api_key": self.api_key or os.environ.get(LABEL_STUDIO_API_KEY_ENV)})
 
 
 class ServeSettings(BaseModel):
@@ -51,6 +84,9 @@ class ServeSettings(BaseModel):
     api_key: str | None = Field(None, repr=False, description="bearer token required by /v1 and /ui endpoints")
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS (none: CORS off)")
     access_log: bool = Field(True, description="log every request")
+
+    # the Label Studio ML backend under /label-studio (spert.serve.ml_backend); None: off
+    label_studio: LabelStudioSettings | None = Field(None, description="the Label Studio ML backend (None: off)")
 
     def torch_threads(self) -> int:
         return self.threads or max(1, (os.cpu_count() or 1) // self.workers)

@@ -1,0 +1,160 @@
+"""One training round of the Label Studio backend, run in a process of its own.
+
+``python -m spert.train.ls_finetune JOB_DIR`` reads ``JOB_DIR/job.json`` (a
+:class:`FinetuneJob`), and then:
+
+1. imports the project's export with the code of ``spert data import labelstudio``
+   (:func:`spert.data.formats.importer.import_annotations`: the same records, types and
+   change report, written beside the records as ``train.summary.json``);
+2. splits the records by document (task) into a training part and a held-out share
+   (:func:`spert.data.split.split_by_ratios`, seeded);
+3. trains with :func:`spert.train.loop.train` from the serving model's encoder (its
+   weights are written as a Hugging Face encoder directory first). If the project's types
+   are among the model's, the model's type schema is kept, so the new model and the
+   serving one are scored on the same types; otherwise the project's types make a new
+   schema (new heads either way: the training loop builds them);
+4. scores the serving model on the same held-out share (when the types allow it) and
+   writes ``result.json``: the change report, both scores, and the candidate's directory.
+
+Progress (epochs done, of how many) is written to ``progress.json`` after every epoch.
+The backend (:mod:`spert.serve.ls_training`) decides from ``result.json`` whether the
+candidate serves. Every file is written atomically, so a reader never sees half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spert.atomic import atomic_write_text
+from spert.data.documents import write_records
+from spert.data.formats.common import ImportOptions
+from spert.data.formats.importer import import_annotations, write_import
+from spert.data.schema import TypeSchema
+from spert.data.split import split_by_ratios
+from spert.data.text import TextTokenizer
+from spert.errors import SpertError
+from spert.model.checkpoint import load_model, read_meta
+from spert.model.encoders import max_subwords
+from spert.model.encoding import subword_counter
+from spert.train.config import load_config, read_config_file
+from spert.train.evaluation import evaluate_directory
+from spert.train.loop import train
+
+log = logging.getLogger(__name__)
+
+JOB, PROGRESS, RESULT = "job.json", "progress.json", "result.json"
+
+
+@dataclass
+class FinetuneJob:
+    export: str  # Label Studio JSON export (a list of tasks)
+    start_model: str  # the serving model's directory
+    held_out: float = 0.2  # share of tasks scored, not trained on
+    seed: int = 42
+    text_field: str | None = None  # the task data key of the text (None: as spert data import guesses)
+    train_config: str | None = None  # a spert train YAML file
+    overrides: dict[str, Any] = field(default_factory=dict)  # training settings over the file's
+    spacy_model: str | None = None  # the tokenizer prediction uses
+
+    def write(self, job_dir: Path) -> None:
+        atomic_write_text(job_dir / JOB, json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def read(cls, job_dir: Path) -> FinetuneJob:
+        return cls(**json.loads((job_dir / JOB).read_text(encoding="utf-8")))
+
+
+def run_job(job_dir: Path) -> dict[str, Any]:
+    """The whole round (see the module's docstring); returns what it writes to ``result.json``."""
+    t0 = time.perf_counter()
+    job = FinetuneJob.read(job_dir)
+    data = job_dir / "data"
+    meta = read_meta(job.start_model)
+    encoder = job_dir / "encoder"
+    net, tokenizer, _ = load_model(job.start_model)
+    net.encoder.save_pretrained(encoder)  # the serving model's encoder, as training loads one
+    tokenizer.save_pretrained(encoder)
+    limit, model_schema = max_subwords(net.encoder.config, tokenizer), net.schema
+    del net
+    counts = import_and_split(job, data, model_schema, meta["model"]["max_span_size"], limit)
+    types = json.loads((data / "types.json").read_text(encoding="utf-8"))
+    same_types = types == model_schema.to_json()
+    cfg = load_config(None, {**_settings(job, meta), "encoder": str(encoder), "train_path": str(data / "train.json"),
+                             "types_path": str(data / "types.json"), "valid_path": None,
+                             "test_path": str(data / "held_out.json"), "output_dir": str(job_dir / "run")})
+
+    def on_epoch_end(epoch: int, state: Any) -> None:
+        write_progress(job_dir, {"stage": "training", "epoch": epoch, "epochs": cfg.epochs})
+
+    write_progress(job_dir, {"stage": "training", "epoch": 0, "epochs": cfg.epochs})
+    result = train(cfg, show_progress=False, on_epoch_end=on_epoch_end)
+    write_progress(job_dir, {"stage": "scoring the serving model", "epoch": cfg.epochs, "epochs": cfg.epochs})
+    current = None
+    if same_types:
+        current = evaluate_directory(Path(job.start_model), data / "held_out.json", job_dir / "current_eval",
+                                     types=data / "types.json", batch_size=cfg.eval_batch_size).metrics.to_json()
+    out = {"candidate_dir": str(job_dir / "run" / "model"), "candidate": result.metrics.to_json(),
+           "current": current, "same_types": same_types, "has_relations": bool(types["relations"]),
+           "epochs": cfg.epochs, "seconds": round(time.perf_counter() - t0, 2), **counts}
+    atomic_write_text(job_dir / RESULT, json.dumps(out, indent=2))
+    write_progress(job_dir, {"stage": "done", "epoch": cfg.epochs, "epochs": cfg.epochs})
+    return out
+
+
+def import_and_split(job: FinetuneJob, data: Path, model_schema: TypeSchema, max_span_size: int,
+                     limit: int) -> dict[str, Any]:
+    """``spert data import labelstudio`` of the export, then the training part and the held-out share.
+
+    The types file is the model's when the project's types are among them, else the project's."""
+    options = ImportOptions(max_span_size=max_span_size, max_subwords=limit)
+    imported = import_annotations("labelstudio", job.export, options, tokenizer=TextTokenizer(job.spacy_model),
+                                  subword_counts=subword_counter(job.start_model), pick="latest",
+                                  text_field=job.text_field)
+    if len(imported.records) < 2:
+        raise SpertError(f"{job.export}: {len(imported.records)} annotated sentences; training needs at least 2 "
+                         "(one to train on, one to score)")
+    known = model_schema.to_json()
+    if set(imported.types["entities"]) <= set(known["entities"]) and \
+            set(imported.types["relations"]) <= set(known["relations"]):
+        imported.types = known
+    summary = write_import(imported, data / "all.json", data / "types.json")
+    train_part, held_out = split_by_ratios(imported.records, (1 - job.held_out, job.held_out), job.seed)
+    write_records(data / "train.json", [imported.records[i] for i in train_part.records])
+    write_records(data / "held_out.json", [imported.records[i] for i in held_out.records])
+    return {"import": imported.summary.to_json(), "import_report": imported.summary.format(),
+            "summary_path": str(summary), "train_records": len(train_part.records),
+            "held_out_records": len(held_out.records)}
+
+
+def _settings(job: FinetuneJob, meta: dict[str, Any]) -> dict[str, Any]:
+    """The serving model's settings, under the backend's training file, under its overrides."""
+    raw: dict[str, Any] = {**meta["model"], **meta.get("inference", {})}
+    if job.train_config is not None:
+        raw.update(read_config_file(job.train_config))
+    raw.update(job.overrides)
+    return raw
+
+
+def write_progress(job_dir: Path, progress: dict[str, Any]) -> None:
+    atomic_write_text(job_dir / PROGRESS, json.dumps({**progress, "at": time.time()}))
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    job_dir = Path(argv[0])
+    try:
+        run_job(job_dir)
+    except SpertError as e:  # the user's data or settings: one line for the status endpoint
+        atomic_write_text(job_dir / RESULT, json.dumps({"error": str(e)}))
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
