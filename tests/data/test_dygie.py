@@ -37,3 +37,32 @@ def test_dygie_errors_name_line_and_field(tmp_path):
     p.write_text(json.dumps(good) + "\n")
     with pytest.raises(DataError, match=r"line 1: document 1: field 'entities\[0\].type': unknown entity type"):
         read_dygie(p, schema)
+
+
+def test_dygie_sentences_carry_their_document_and_index():
+    from spert.data.grouping import document_sentences
+
+    schema = load_types(SCIERC / "scierc_types.json")
+    docs = read_dygie(SCIERC_DYGIE / "test.json", schema)
+    lines = [json.loads(x) for x in (SCIERC_DYGIE / "test.json").read_text().splitlines()]
+    assert [(d.extra["document"], d.extra["sentence"]) for d in docs] == \
+        [(obj["doc_key"], i) for obj in lines for i in range(len(obj["sentences"]))]
+    groups = document_sentences(docs)  # one abstract per line, its sentences in order
+    assert [len(g) for g in groups] == [len(obj["sentences"]) for obj in lines]
+    assert [i for g in groups for i in g] == list(range(len(docs)))
+
+
+def test_dygie_without_doc_key_names_the_line(tmp_path):
+    schema = load_types(SCIERC / "scierc_types.json")
+    p = tmp_path / "d.json"
+    p.write_text("\n".join(json.dumps({"sentences": [["a"], ["b"]], "ner": [[], []]}) for _ in range(2)) + "\n")
+    assert [d.extra for d in read_dygie(p, schema)] == [{"document": f"line {n}", "sentence": i}
+                                                        for n in (1, 2) for i in (0, 1)]
+
+
+def test_shipped_train_dev_is_train_then_dev():
+    schema = load_types(SCIERC / "scierc_types.json")
+    both = read_dygie(SCIERC_DYGIE / "train_dev.json", schema)
+    parts = read_dygie(SCIERC_DYGIE / "train.json", schema) + read_dygie(SCIERC_DYGIE / "dev.json", schema)
+    assert [_key(d) for d in both] == [_key(d) for d in parts]
+    assert [d.extra for d in both] == [d.extra for d in parts]

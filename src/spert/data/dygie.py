@@ -3,7 +3,10 @@
 Each line holds ``sentences`` (lists of words), ``ner`` (per sentence, entities as
 ``[start, end, type]`` with document-level word offsets and INCLUSIVE ends) and
 ``relations`` (per sentence, ``[head_start, head_end, tail_start, tail_end, type]``).
-Each sentence becomes one SpERT document with sentence-local, end-exclusive spans.
+Each sentence becomes one SpERT document with sentence-local, end-exclusive spans, and
+the fields ``document`` (the line's ``doc_key``, else ``"line N"``) and ``sentence`` (its
+index in the line), which keep the abstract together for document context
+(:mod:`spert.data.grouping`).
 Type names are matched to the schema case-insensitively (DyGIE's SciERC spells
 relation types in capitals). PTB bracket tokens (-LRB-, ...) can be mapped to the
 characters they stand for.
@@ -56,6 +59,8 @@ def _convert(obj: Any, path: Path, doc_index: int, lineno: int, schema: TypeSche
         if not isinstance(val, list) or len(val) != len(sentences):
             raise fail(f"must be a list with one entry per sentence ({len(sentences)})", key)
 
+    doc_key = obj.get("doc_key")
+    document = doc_key if isinstance(doc_key, (str, int)) and not isinstance(doc_key, bool) else f"line {lineno}"
     out = []
     offset = 0
     for si, words in enumerate(sentences):
@@ -88,7 +93,7 @@ def _convert(obj: Any, path: Path, doc_index: int, lineno: int, schema: TypeSche
             rels.append({"type": rel_names.get(str(rtype).lower(), rtype), "head": index[head],
                          "tail": index[tail]})
         tokens = [PTB_BRACKETS.get(w, w) for w in words] if map_brackets else list(words)
-        record = {"tokens": tokens, "entities": entities, "relations": rels}
+        record = {"tokens": tokens, "entities": entities, "relations": rels, "document": document, "sentence": si}
         out.append(parse_document(record, schema, path=path, doc=first_index + len(out), line=lineno))
         offset += n
     return out
