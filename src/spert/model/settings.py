@@ -23,6 +23,10 @@ class ModelSettings(BaseModel):
     dropout: float = Field(0.1, ge=0.0, lt=1.0, description="dropout before both classifiers")
     pooling: PoolingMode = Field("max", description="span and context pooling: max, mean or sum")
     context: ContextMode = Field("localized", description="relation context: localized, full, cls or none")
+    context_words: int = Field(0, ge=0, description="document context: up to this many words of the surrounding "
+                               "sentences of its document are encoded with each sentence, split left and right "
+                               "(0: the sentence alone); spans and pooling stay inside the sentence, attention "
+                               "(and so [CLS]) sees the window")
     freeze_encoder: bool = Field(False, description="keep the encoder's weights fixed")
     random_init: bool = Field(False, description="initialise the encoder randomly instead of pre-trained")
     head_init: Literal["bert", "torch"] = Field("bert", description="initialisation of the width embedding and "
