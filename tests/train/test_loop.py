@@ -152,3 +152,54 @@ def test_training_evaluation_scores_before_dropping(monkeypatch):
     assert not seen.get("no_overlap", False)
     assert metrics.rel_plus.micro.f1 == pytest.approx(100)
     assert len(preds[0].relations) == 1
+
+
+def _with_documents(records, path, size):
+    """The records as documents of ``size`` sentences (fields ``document``, ``sentence``), written to ``path``."""
+    out = [{**r, "document": f"d{i // size}", "sentence": i % size} for i, r in enumerate(records)]
+    path.write_text(json.dumps(out))
+    return path
+
+
+def test_document_context_changes_nothing_without_documents_and_nothing_at_zero(tmp_path, tiny_encoder_dir):
+    """context_words 0 ignores document fields; records without them (CoNLL04, ADE) are each their own
+    document, so any context_words trains the same weights and predicts the same."""
+    records = json.loads((CONLL04 / "conll04_train.json").read_text())[:6]
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps(records))
+    grouped = _with_documents(records, tmp_path / "grouped.json", 3)
+    runs = {}
+    for name, data, words in (("plain_0", plain, 0), ("plain_50", plain, 50), ("grouped_0", grouped, 0)):
+        cfg = _cfg(tmp_path / name, tiny_encoder_dir, train_path=str(data), test_path=str(data), valid_path=None,
+                   eval_every=0, epochs=1, context_words=words)
+        train(cfg, show_progress=False)
+        out = tmp_path / name / "run"
+        runs[name] = (_weights(out / "model"), (out / "predictions.json").read_text())
+    for name in ("plain_50", "grouped_0"):
+        weights, predictions = runs[name]
+        assert weights.keys() == runs["plain_0"][0].keys(), name
+        assert all(torch.equal(weights[k], runs["plain_0"][0][k]) for k in weights), name
+        assert predictions == runs["plain_0"][1], name
+    spert_json = json.loads((tmp_path / "plain_50" / "run" / "model" / "spert.json").read_text())
+    assert spert_json["model"]["context_words"] == 50  # stored: prediction reads it
+
+def test_load_dataset_with_document_context(tmp_path, tiny_encoder_dir):
+    from spert.data.schema import load_types
+    from spert.errors import DataError
+    from spert.model.context import context_encodings
+    from spert.model.encoding import encode_words_batch, load_tokenizer
+    from spert.train.loop import load_dataset
+
+    tok, schema = load_tokenizer(str(tiny_encoder_dir)), load_types(CONLL04 / "conll04_types.json")
+    records = json.loads((CONLL04 / "conll04_dev.json").read_text())[:6]
+    data = _with_documents(records[::-1], tmp_path / "d.json", 3)  # sentence order: file order reversed
+    tokens = [r["tokens"] for r in records[::-1]]
+    assert load_dataset(data, schema, tok, 512, None).encodings == encode_words_batch(tok, tokens)
+    assert load_dataset(data, schema, tok, 512, None, 30).encodings == \
+        context_encodings(tok, tokens, [[0, 1, 2], [3, 4, 5]], 30, 512)
+    # a sentence longer than the encoder takes is an error in training, with context as without
+    records[4] = {"tokens": ["word"] * 600, "entities": [], "relations": []}
+    data = _with_documents(records, tmp_path / "long.json", 3)
+    for words in (0, 30):
+        with pytest.raises(DataError, match=r"long.json: document 4: field 'tokens': 602 subwords"):
+            load_dataset(data, schema, tok, 512, None, words)

@@ -33,6 +33,9 @@ def test_a_run_from_before_a_setting_ran_without_it():
     before = {k: v for k, v in _json(_cfg()).items() if k != "pack_sequences"}
     assert changed_settings(before, _cfg()) == "pack_sequences (was False, now True)"
     assert changed_settings(before, _cfg(pack_sequences=False)) == ""
+    before = {k: v for k, v in _json(_cfg()).items() if k != "context_words"}  # from before document context
+    assert changed_settings(before, _cfg()) == ""
+    assert changed_settings(before, _cfg(context_words=50)) == "context_words (was 0, now 50)"
 
 
 def _training(model_dir, lr=1e-3):

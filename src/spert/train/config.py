@@ -23,7 +23,7 @@ class TrainConfig(ModelSettings, InferenceSettings):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     # data
-    train_path: Path = Field(description="training data (SpERT JSON or .jsonl)")
+    train_path: Path = Field(description="training data (SpERT JSON or .jsonl, or DyGIE JSON Lines)")
     types_path: Path = Field(description="types file declaring entity and relation types")
     valid_path: Path | None = Field(None, description="validation data, evaluated at chosen epochs")
     test_path: Path | None = Field(None, description="test data, evaluated once after training")

@@ -29,8 +29,10 @@ from spert.atomic import atomic_write_text, remove_old_copy
 from spert.model.batch import collate
 from spert.model.checkpoint import build_model, save_model
 from spert.train.config import TrainConfig
-from spert.data.documents import Document, read_documents
+from spert.data.documents import Document
+from spert.data.grouping import document_sentences, read_corpus
 from spert.model.embedding import attach, restrict_to_training_vocabulary, unrestrict
+from spert.model.context import context_encodings
 from spert.model.encoding import Encoding, encode_words_batch, load_tokenizer, resolve_encoder
 from spert.errors import SpertError
 from spert.eval.metrics import Metrics
@@ -52,11 +54,17 @@ class Dataset:
     encodings: list[Encoding]
 
 
-def load_dataset(path: Path, schema, tokenizer, limit: int, max_docs: int | None) -> Dataset:
-    docs = read_documents(path, schema)
+def load_dataset(path: Path, schema, tokenizer, limit: int, max_docs: int | None, context_words: int = 0) -> Dataset:
+    """A data file's sentences (SpERT JSON or DyGIE) and their encodings, with ``context_words`` of document
+    context (:mod:`spert.model.context`; the first ``max_docs`` sentences are the documents' whole text)."""
+    docs = read_corpus(path, schema)
     if max_docs is not None:
         docs = docs[:max_docs]
-    encodings = encode_words_batch(tokenizer, [d.tokens for d in docs])
+    sentences = [d.tokens for d in docs]
+    if context_words:
+        encodings = context_encodings(tokenizer, sentences, document_sentences(docs, path), context_words, limit)
+    else:
+        encodings = encode_words_batch(tokenizer, sentences)
     check_lengths(encodings, limit, path)
     return Dataset(path, docs, encodings)
 
@@ -181,9 +189,10 @@ def set_up(cfg: TrainConfig, resume: bool) -> Run:
     torch.manual_seed(cfg.seed)  # classifier initialisation
     model = build_model(cfg.model_settings(), schema, encoder_source, pack_training=cfg.pack_sequences)
     limit = max_subwords(model.encoder.config, tokenizer)
-    train_set = load_dataset(cfg.train_path, schema, tokenizer, limit, cfg.max_train_docs)
-    valid_set = load_dataset(cfg.valid_path, schema, tokenizer, limit, cfg.max_eval_docs) if cfg.valid_path else None
-    test_set = load_dataset(cfg.test_path, schema, tokenizer, limit, cfg.max_eval_docs) if cfg.test_path else None
+    cw = cfg.context_words
+    train_set = load_dataset(cfg.train_path, schema, tokenizer, limit, cfg.max_train_docs, cw)
+    valid_set = load_dataset(cfg.valid_path, schema, tokenizer, limit, cfg.max_eval_docs, cw) if cfg.valid_path else None
+    test_set = load_dataset(cfg.test_path, schema, tokenizer, limit, cfg.max_eval_docs, cw) if cfg.test_path else None
 
     compact = None
     if cfg.compact_embeddings and not cfg.freeze_encoder:
