@@ -4,12 +4,15 @@ Documents are sorted by length and batched with dynamic padding (:func:`length_b
 which the windows of long sentences share); every candidate span of a document is
 classified, pairs of the kept spans scored, and the outputs decoded
 (:func:`spert.infer.decoding.decode`); results come back in input order. Sentences longer
-than the encoder takes go through :mod:`spert.infer.windows` instead.
+than the encoder takes go through :mod:`spert.infer.windows` instead. A model with document
+context (``context_words`` > 0) encodes each sentence with words of the others of its
+document (:mod:`spert.model.context`), when the caller says which sentences form a document.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -18,10 +21,13 @@ import torch
 from spert.infer.decoding import decode
 from spert.infer.results import DocPrediction
 from spert.model.batch import collate
+from spert.model.context import context_encodings
 from spert.model.encoders import check_lengths, max_subwords, pad_id
 from spert.model.encoding import Encoding, encode_words_batch
 from spert.model.network import SpERTModel
 from spert.model.spans import inference_sample
+
+log = logging.getLogger(__name__)
 
 
 def length_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
@@ -34,16 +40,19 @@ def length_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int
 def predict_documents(model: SpERTModel, tokenizer, docs: Sequence[Sequence[str]], *, threshold: float,
                       batch_size: int = 8, no_overlap: bool = False, device: str | torch.device = "cpu",
                       encodings: Sequence[Encoding] | None = None, path: Any = None,
-                      progress: Iterable | None = None) -> list[DocPrediction]:
+                      progress: Iterable | None = None,
+                      documents: Sequence[Sequence[int]] | None = None) -> list[DocPrediction]:
     """Predict entities and relations for word-tokenized documents, in input order.
 
     ``threshold`` is the relation threshold; a model directory's own is its
-    ``InferenceSettings.rel_filter_threshold``, which the caller passes on.
+    ``InferenceSettings.rel_filter_threshold``, which the caller passes on. ``documents``
+    (indices of ``docs`` per document, in order: :func:`spert.data.grouping.document_sentences`)
+    gives a model with document context its context; ignored when ``encodings`` are given.
     """
     was_training = model.training
     model.eval()
     if encodings is None:
-        encodings = encode_words_batch(tokenizer, docs)
+        encodings = encode_sentences(model, tokenizer, docs, documents)
         check_lengths(encodings, max_subwords(model.encoder.config, tokenizer), path)
     pad = pad_id(tokenizer)
     out: list[DocPrediction | None] = [None] * len(docs)
@@ -65,3 +74,18 @@ def predict_documents(model: SpERTModel, tokenizer, docs: Sequence[Sequence[str]
             bar.close()
         model.train(was_training)
     return out  # type: ignore[return-value]
+
+
+def encode_sentences(model: SpERTModel, tokenizer, sentences: Sequence[Sequence[str]],
+                     documents: Sequence[Sequence[int]] | None) -> list[Encoding]:
+    """The encodings the model reads: each sentence alone, or with its document context when the
+    model has ``context_words`` (a sentence too long on its own is encoded alone, and too long)."""
+    context_words = model.settings.context_words
+    if context_words == 0:
+        return encode_words_batch(tokenizer, sentences)
+    if documents is None:
+        log.warning("the model reads %d words of document context, but these sentences come without their "
+                    "documents: each is encoded alone", context_words)
+        documents = []
+    return context_encodings(tokenizer, sentences, documents, context_words,
+                             max_subwords(model.encoder.config, tokenizer))
