@@ -2,9 +2,12 @@
 
 Each word is tokenized on its own (no special tokens) by the encoder's own fast
 tokenizer, with the encoder's own settings: an uncased vocabulary lowercases, a
-cased one does not. A word that yields no subword becomes the unknown token. The
-sequence is ``[CLS] + subwords(word 0) + ... + [SEP]`` (or the encoder's own start
-and end tokens, :func:`spert.model.encoders.special_ids`); word ``i`` covers subwords
+cased one does not. A word is encoded as it is mid-sentence: byte-level BPE (RoBERTa)
+gets it after a space (:func:`spert.model.encoders.word_prefix`), so its subwords are those
+the tokenizer gives the word with ``is_split_into_words=True, add_prefix_space=True``. A
+word that yields no subword becomes the unknown token. The sequence is
+``[CLS] + subwords(word 0) + ... + [SEP]`` (or the encoder's own start and end tokens,
+:func:`spert.model.encoders.special_ids`); word ``i`` covers subwords
 ``[word_start[i], word_end[i])``. What else differs between encoder families (the longest
 input, packing) is in :mod:`spert.model.encoders`.
 """
@@ -20,7 +23,7 @@ from typing import Callable, Sequence
 from transformers import AutoTokenizer
 
 from spert.errors import EncoderError
-from spert.model.encoders import special_ids
+from spert.model.encoders import special_ids, word_prefix
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +56,8 @@ def load_tokenizer(name_or_path: str):
         raise EncoderError(f"cannot load the tokenizer of encoder {name_or_path!r}: "
                            f"{str(e).splitlines()[0]}") from None
     if not getattr(tok, "is_fast", False):
-        raise EncoderError(f"encoder {name_or_path!r} has no fast (Rust) tokenizer; SpERT needs one")
+        raise EncoderError(f"encoder {name_or_path!r} has no fast (Rust) tokenizer (a tokenizer.json); SpERT "
+                           f"needs one to split words into subwords and map them back to characters")
     return tok
 
 
@@ -73,7 +77,8 @@ class Encoding:
 def encode_words_batch(tokenizer, docs: Sequence[Sequence[str]]) -> list[Encoding]:
     """Encode many documents at once (one fast-tokenizer call over all their words)."""
     start_id, end_id, unk_id = special_ids(tokenizer)
-    flat = [w for words in docs for w in words]
+    prefix = word_prefix(tokenizer)
+    flat = [prefix + w if w else w for words in docs for w in words]
     pieces = tokenizer(flat, add_special_tokens=False)["input_ids"] if flat else []
     out, k = [], 0
     for words in docs:

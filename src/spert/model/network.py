@@ -24,7 +24,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel
 
 from spert.model.batch import Batch
-from spert.model.encoders import can_pack, encoder_family
+from spert.model.encoders import can_pack, check_encoder, encoder_family
 from spert.model.pooling import build_pooler
 from spert.model.settings import ModelSettings
 from spert.model.spans import MAX_WIDTH_EMBEDDINGS
@@ -55,10 +55,13 @@ class RawPrediction:
 
 
 def load_encoder(source: str, random_init: bool = False):
-    """The encoder from a name or directory, without its (unused) pooler head."""
+    """The encoder from a name or directory, without its (unused) pooler head; an architecture
+    that cannot serve (:func:`spert.model.encoders.check_encoder`) is refused before its weights load."""
     try:
+        config = AutoConfig.from_pretrained(source)
+        check_encoder(config, source)
         if random_init:
-            encoder = AutoModel.from_config(AutoConfig.from_pretrained(source))
+            encoder = AutoModel.from_config(config)
         else:
             encoder = AutoModel.from_pretrained(source)
     except (OSError, ValueError) as e:

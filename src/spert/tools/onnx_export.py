@@ -6,7 +6,8 @@ Steps, each with the library that does it well:
    ``SpERTModel.encode`` calls it at inference: ``(input_ids, attention_mask)`` (B, T) int64 to
    ``last_hidden_state`` (B, T, H), batch and length dynamic, eager attention (the pattern
    ONNX Runtime's fusions recognise).
-2. **Optimise** (``onnxruntime.transformers.optimizer``, model type ``bert``): fuses the
+2. **Optimise** (``onnxruntime.transformers.optimizer``, the model type that the encoder's family
+   names, :data:`spert.model.encoders.FAMILIES`: ``bert`` for all so far): fuses the
    embeddings and their layer norm, each self-attention block into one ``Attention`` op, bias
    and GELU into ``BiasGelu``, residual add and layer norm into ``SkipLayerNormalization``.
    The fused counts are recorded in ``spert.json``.
@@ -37,6 +38,7 @@ from torch import nn
 from spert.atomic import atomic_directory
 from spert.errors import SpertError
 from spert.model.checkpoint import load_model, write_model_files
+from spert.model.encoders import encoder_family
 from spert.model.onnx import (
     ENCODER_FILE,
     INPUT_NAMES,
@@ -139,9 +141,9 @@ def optimize_graph(raw: Path, path: Path, config) -> dict[str, int]:
     import_onnxruntime()
     from onnxruntime.transformers import optimizer
 
-    model_type = "bert" if config.model_type in ("bert", "roberta", "xlm-roberta", "electra") else config.model_type
     with _quiet():
-        opt = optimizer.optimize_model(str(raw), model_type=model_type, num_heads=config.num_attention_heads,
+        opt = optimizer.optimize_model(str(raw), model_type=encoder_family(config).onnx_optimizer,
+                                       num_heads=config.num_attention_heads,
                                        hidden_size=config.hidden_size, opt_level=0, use_gpu=False)
     opt.save_model_to_file(str(path))
     return {k: int(v) for k, v in opt.get_fused_operator_statistics().items() if v}
