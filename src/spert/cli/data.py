@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from spert.cli.app import app
+from spert.cli.predict import LANGUAGE
 
 data_app = typer.Typer(no_args_is_help=True, help="Datasets: import from annotation tools, statistics, split by document.")
 app.add_typer(data_app, name="data")
@@ -57,6 +58,7 @@ def import_(fmt: str = typer.Argument(..., metavar="FORMAT", help="brat, doccano
                                      help="labelstudio: which annotation of a task: latest, first, or prediction"),
             text_field: Optional[str] = typer.Option(None, "--text-field",
                                                      help="labelstudio: the task data key holding the text"),
+            language: Optional[str] = LANGUAGE,
             spacy_model: Optional[str] = typer.Option(None, "--spacy-model",
                                                       help="spaCy pipeline for words and sentences: use the one "
                                                            "you will predict with (default: rule-based English)"),
@@ -65,7 +67,7 @@ def import_(fmt: str = typer.Argument(..., metavar="FORMAT", help="brat, doccano
     from spert.data.formats.common import ImportOptions
     from spert.data.formats.importer import import_annotations, write_import
     from spert.data.formats.labelstudio import PICKS
-    from spert.data.text import TextTokenizer
+    from spert.data.text import TextTokenizer, text_pipeline
     from spert.errors import SpertError
 
     for name, value, choices in (("--discontinuous", discontinuous, ("skip", "cover")),
@@ -76,7 +78,7 @@ def import_(fmt: str = typer.Argument(..., metavar="FORMAT", help="brat, doccano
     options = ImportOptions(discontinuous=discontinuous, documents=documents,  # type: ignore[arg-type]
                             max_span_size=max_span_size, no_overlap=no_overlap, symmetric=frozenset(symmetric),
                             strict=strict, max_subwords=max_subwords)
-    result = import_annotations(fmt, source, options, tokenizer=TextTokenizer(spacy_model),
+    result = import_annotations(fmt, source, options, tokenizer=TextTokenizer(text_pipeline(language, spacy_model)),
                                 subword_counts=_subword_counter(encoder), pick=pick, text_field=text_field)
     summary = write_import(result, output, types_output)
     typer.echo(result.summary.format())

@@ -10,6 +10,12 @@ import typer
 
 from spert.cli.app import BACKEND, BATCH_SIZE, MODEL_DIR, NO_OVERLAP, QUIET, THRESHOLD, VERBOSE, app, setup_logging
 
+# shared by spert predict, spert serve and spert data import (spert.data.text.text_pipeline reads it)
+LANGUAGE = typer.Option(None, "--language",
+                        help="language of raw text: a spaCy language code (de, fr, es, zh, ...: spaCy's rules "
+                             "for words and sentences, no download) or an installed spaCy pipeline's name "
+                             "(default: English)")
+
 
 @app.command(epilog="Input: a text file holds one document per line (an empty line is an empty document); "
                     "JSON Lines (.jsonl) one record a line, {\"text\": ...} or {\"tokens\": [...]} (SpERT JSON), "
@@ -37,6 +43,7 @@ def predict(input: str = typer.Argument(..., metavar="INPUT",
             given_entities: bool = typer.Option(False, "--given-entities",
                                                 help="take the entities from the input records (gold or another "
                                                      "NER system) and predict only relations between them"),
+            language: Optional[str] = LANGUAGE,
             spacy_model: Optional[str] = typer.Option(None, "--spacy-model",
                                                       help="installed spaCy pipeline for words and sentences "
                                                            "(default: rule-based English, no download)"),
@@ -55,11 +62,13 @@ def predict(input: str = typer.Argument(..., metavar="INPUT",
                                          help="with --ray: CPU threads per actor (GPU actors when the cluster has GPUs)"),
             quiet: bool = QUIET, verbose: bool = VERBOSE) -> None:
     """Extract entities and relations from raw text, JSON Lines or SpERT JSON (streaming)."""
+    from spert.data.text import text_pipeline
     from spert.infer.extractor import SpERT
     from spert.infer.stream import run_predict
     from spert.runtime import set_cpu_threads
 
     setup_logging(verbose)
+    spacy_model = text_pipeline(language, spacy_model)  # one pipeline name, for SpERT.load and the Ray actors
     if ray is not None:
         from spert.errors import SpertError
         from spert.infer.ray import RaySettings, predict_on_ray

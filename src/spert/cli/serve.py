@@ -9,6 +9,7 @@ from typing import Any, List, Optional
 import typer
 
 from spert.cli.app import BACKEND, BATCH_SIZE, MODEL_DIR, VERBOSE, app, setup_logging
+from spert.cli.predict import LANGUAGE
 
 _API_KEY_ENV = "SPERT_API_KEY"  # the same name as spert.serve.settings.API_KEY_ENV (not imported: startup speed)
 _LS_URL_ENV = "LABEL_STUDIO_URL"  # spert.serve.settings.LABEL_STUDIO_URL_ENV
@@ -49,6 +50,7 @@ def serve(model: Path = MODEL_DIR,
                                                 help="PyTorch threads per worker (default: cores / workers)"),
           device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
           backend: Optional[str] = BACKEND,
+          language: Optional[str] = LANGUAGE,
           spacy_model: Optional[str] = typer.Option(None, "--spacy-model",
                                                     help="installed spaCy pipeline for words and sentences "
                                                          "(default: rule-based English, no download)"),
@@ -80,12 +82,16 @@ def serve(model: Path = MODEL_DIR,
     """Serve extraction over HTTP: a JSON API, micro-batched across requests, and a web page."""
     import uvicorn
 
+    from spert.data.text import text_pipeline
     from spert.model.checkpoint import read_meta
     from spert.serve.settings import SETTINGS_ENV, ServeSettings
 
     setup_logging(verbose)
     read_meta(model)  # a missing or foreign model directory stops here with one line, not in every worker
     load_options: dict[str, Any] = {"device": device}
+    text_pipeline(language, spacy_model)  # both given: one line here, not in every worker
+    if language is not None:
+        load_options["language"] = language
     if spacy_model is not None:
         load_options["spacy_model"] = spacy_model
     if backend is not None:

@@ -3,8 +3,15 @@
 SpERT works on words and on one sentence at a time. Raw text is tokenized and split
 into sentences by spaCy: by default its rule-based English tokenizer and the
 punctuation-based "sentencizer" (``spacy.blank("en")``), which need no model
-download; a user may name an installed spaCy pipeline instead (its parser or
-senter then splits sentences).
+download. A language (:func:`text_pipeline`: ``--language de``) takes spaCy's rules for
+that language instead (``spacy.blank("de")`` and the sentencizer, no download); a user may
+also name an installed spaCy pipeline (``--language de_core_news_sm``; its parser or senter
+then splits sentences).
+
+Chinese has no spaces between words: spaCy's blank ``zh`` tokenizer (its default "char"
+segmenter) makes every character a word, Latin letters and digits included ("2023" is four
+words), and sentences end at 。！？. A pipeline with a word segmenter (``zh_core_web_sm``,
+pkuseg) gives words of several characters instead. Either way a word is a slice of the text.
 
 Words are exact slices of the input: word ``i`` is ``text[start_i:end_i]``.
 Tokens that hold no visible character (whitespace, control and format characters
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import bisect
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
@@ -26,6 +34,8 @@ from spert.errors import SpertError
 log = logging.getLogger(__name__)
 
 DEFAULT_PIPELINE = "blank:en"
+_BLANK = "blank:"
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")  # spaCy's language codes (de, zh, grc, xx); pipelines have a '_'
 # spaCy's StringStore keeps every token string it has seen; reloading the (cheap)
 # pipeline now and then keeps memory flat over millions of documents.
 _RELOAD_EVERY = 20_000
@@ -74,6 +84,23 @@ def align_words(text: str, words: Sequence[str]) -> tuple[tuple[int, int], ...] 
     return tuple(offsets)
 
 
+def text_pipeline(language: str | None = None, spacy_model: str | None = None) -> str | None:
+    """The spaCy pipeline :class:`TextTokenizer` loads for a language option (None: the default).
+
+    ``language`` is a spaCy language code (``de``: ``"blank:de"``, spaCy's rules for German), a
+    ``blank:CODE`` as is, or the name or path of an installed pipeline (``de_core_news_sm``).
+    ``spacy_model`` (the older ``--spacy-model`` option) names a pipeline; giving both is an error.
+    """
+    if language and spacy_model:
+        raise SpertError(f"--language {language} and --spacy-model {spacy_model} both choose how text is split; "
+                         f"give one")
+    if not language:
+        return spacy_model or None
+    if _LANGUAGE_CODE.fullmatch(language):
+        return _BLANK + language
+    return language
+
+
 class TextTokenizer:
     """Splits raw strings into words and sentences with spaCy (loaded on first use)."""
 
@@ -87,16 +114,20 @@ class TextTokenizer:
             import spacy
         except ImportError:
             raise SpertError("raw text needs spaCy: pip install 'spacy>=3.7,<4'") from None
-        if self.pipeline.startswith("blank:"):
-            nlp = spacy.blank(self.pipeline.split(":", 1)[1])
+        if self.pipeline.startswith(_BLANK):
+            code = self.pipeline[len(_BLANK):]
+            try:
+                nlp = spacy.blank(code)
+            except ImportError as e:  # no such language, or its tokenizer needs a package (ja: SudachiPy)
+                raise SpertError(f"language {code!r}: spaCy cannot split it: {str(e).splitlines()[0]}") from None
             nlp.max_length = 10 ** 9  # the tokenizer alone needs little memory per character
         else:
             try:
                 nlp = spacy.load(self.pipeline)
             except (OSError, ImportError) as e:
                 raise SpertError(f"cannot load the spaCy pipeline {self.pipeline!r}: {str(e).splitlines()[0]} "
-                                 f"(install it, or leave --spacy-model out for the rule-based English "
-                                 f"tokenizer)") from None
+                                 f"(install it, give a language code such as --language de for spaCy's rules "
+                                 f"without a download, or leave the option out for English)") from None
         if not any(nlp.has_pipe(p) for p in ("sentencizer", "senter", "parser")):
             nlp.add_pipe("sentencizer")
         return nlp

@@ -9,7 +9,8 @@
 
 Inputs, freely mixed within one call:
 
-* ``str``: raw text. It is tokenized and split into sentences (see :mod:`spert.data.text`);
+* ``str``: raw text. It is tokenized and split into sentences (see :mod:`spert.data.text`; the
+  language is chosen at load, ``SpERT.load(path, language="de")``);
   every sentence is one SpERT input, and results carry character offsets into
   the string (``text[e.char_start:e.char_end] == e.text``).
 * a list of ``str``: pre-tokenized words, one sentence. Character offsets refer
@@ -38,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from spert.data.text import TextTokenizer, TokenizedText, merge_sentences, split_at
+from spert.data.text import TextTokenizer, TokenizedText, merge_sentences, split_at, text_pipeline
 from spert.errors import DataError, raise_or_report
 from spert.data.records import Input, Prediction, PredictedEntity, PredictedRelation, entity_record, parse_input
 from spert.infer.runner import predict_documents
@@ -58,21 +59,23 @@ class SpERT:
     """A trained model ready for prediction (wraps the ``SpERTModel``, its tokenizer and inference settings)."""
 
     def __init__(self, module: SpERTModel, tokenizer, settings: InferenceSettings | None = None, *,
-                 spacy_model: str | None = None) -> None:
+                 spacy_model: str | None = None, language: str | None = None) -> None:
         self.module, self.tokenizer = module, tokenizer
         self.settings = settings or InferenceSettings()
-        self.text_tokenizer = TextTokenizer(spacy_model)
+        self.text_tokenizer = TextTokenizer(text_pipeline(language, spacy_model))
         # longest encoder input (start and end tokens included); longer sentences are windowed
         self.max_length: int = max_subwords(module.encoder.config, tokenizer)
 
     @classmethod
     def load(cls, path: str | Path, *, device: str = "cpu", spacy_model: str | None = None,
-             backend: Backend | None = None) -> "SpERT":
+             backend: Backend | None = None, language: str | None = None) -> "SpERT":
         """Load a model directory (``spert train`` output, ``spert convert`` result, or a ``spert export
         onnx`` directory). ``backend`` ("torch" or "onnx") insists on one; by default, what the
-        directory holds. With "onnx" the encoder runs in ONNX Runtime, the heads and decoding in PyTorch."""
+        directory holds. With "onnx" the encoder runs in ONNX Runtime, the heads and decoding in PyTorch.
+        ``language`` (a spaCy language code such as ``"de"``, or an installed pipeline's name) says how
+        raw text is split into words and sentences (:func:`spert.data.text.text_pipeline`; default English)."""
         module, tokenizer, settings = load_model(path, device, backend)
-        return cls(module, tokenizer, settings, spacy_model=spacy_model)
+        return cls(module, tokenizer, settings, spacy_model=spacy_model, language=language)
 
     @property
     def entity_types(self) -> list[str]:

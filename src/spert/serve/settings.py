@@ -60,7 +60,8 @@ class ServeSettings(BaseModel):
 
     model: Path = Field(..., description="model directory (spert train or spert convert)")
     load_options: dict[str, Any] = Field(default_factory=dict,
-                                         description="keyword arguments for SpERT.load (device, spacy_model, ...)")
+                                         description="keyword arguments for SpERT.load (device, language, "
+                                                     "spacy_model, ...)")
     host: str = Field("127.0.0.1", description="address to listen on")
     port: int = Field(8000, ge=0, le=65535, description="port to listen on")
     workers: int = Field(1, ge=1, description="worker processes, each with its own copy of the model")
