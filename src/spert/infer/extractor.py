@@ -20,6 +20,10 @@ Inputs, freely mixed within one call:
   ``"text"`` when it has one that holds the tokens in order, else into the joined
   words) or ``{"text": "..."}``. Other fields (an id) are passed through.
 
+Each input is one document: a model with document context (``context_words``, see
+:mod:`spert.model.context`) encodes each of its sentences with words of the others; separate
+inputs never see each other.
+
 Relations for given entities (``given_entities=True``, or :meth:`SpERT.predict_relations`):
 records carry ``"entities"``, word spans ``{"type", "start", "end"}`` next to
 ``"tokens"`` or character spans ``{"type", "char_start", "char_end"}`` next to
@@ -42,11 +46,10 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from spert.data.text import TextTokenizer, TokenizedText, merge_sentences, split_at, text_pipeline
 from spert.errors import DataError, raise_or_report
 from spert.data.records import Input, Prediction, PredictedEntity, PredictedRelation, entity_record, parse_input
-from spert.infer.runner import predict_documents
+from spert.infer.runner import encode_sentences, predict_documents
 from spert.infer.windows import predict_windowed
 from spert.model.checkpoint import Backend, load_model
 from spert.model.encoders import max_subwords
-from spert.model.encoding import encode_words_batch
 from spert.model.network import SpERTModel
 from spert.model.settings import InferenceSettings
 from spert.model.spans import MAX_WIDTH_EMBEDDINGS
@@ -145,7 +148,12 @@ class SpERT:
             if doc is not None:
                 units += [(d, s, e) for s, e in doc.tok.sentences]
         words = [docs[d].tok.words[s:e] for d, s, e in units]  # type: ignore[union-attr]
-        encodings = encode_words_batch(self.tokenizer, words)
+        # the sentences of one input are one document: a model with context_words reads them
+        # around each other (a sentence too long alone is encoded alone and goes to the windows)
+        documents: dict[int, list[int]] = {}
+        for i, (d, _, _) in enumerate(units):
+            documents.setdefault(d, []).append(i)
+        encodings = encode_sentences(self.module, self.tokenizer, words, list(documents.values()))
         device = next(self.module.parameters()).device
         results: list[Any] = [None] * len(units)
         kw = dict(threshold=threshold, no_overlap=no_overlap, batch_size=batch_size, device=device)
