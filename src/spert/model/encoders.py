@@ -13,7 +13,9 @@ other module asks which encoder it has:
   (:func:`can_pack`, see ``SpERTModel._should_pack``): exact only for absolute position
   embeddings that take the position ids given (BERT, ELECTRA; each with an equality test);
 * which of ONNX Runtime's transformer optimizers fuses the exported graph
-  (``onnx_optimizer``; its ``bert`` fusions fit every family here);
+  (``onnx_optimizer``): ``bert`` for every family here, the nearest it has; it fuses the
+  attention of BERT, RoBERTa, XLM-R, ELECTRA, DistilBERT and ALBERT, and leaves the relative
+  attention of DeBERTa and MPNet unfused (layer norms and GELU fused; predictions equal);
 * whether an encoder can work at all (:func:`check_encoder`): an encoder-decoder or a
   decoder-only (causal) model cannot, and the error names the model and why.
 
