@@ -229,7 +229,7 @@ def test_labelling_page_shows_the_preannotations(servers, project):
             page.wait_for_timeout(2000)
             page.screenshot(path=shot)
             regions_panel = _words(page.inner_text("body"))
-            page.get_by_text("Relations", exact=True).last.click()  # the side panel's other tab
+            page.locator('text="Relations" >> visible=true').first.click()  # the side panel's other tab
             page.wait_for_timeout(1000)
             page.screenshot(path=shot.replace(".png", "-relations.png"))
             relations_panel = page.inner_text("body")
