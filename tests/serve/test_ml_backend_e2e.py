@@ -237,6 +237,7 @@ def test_labelling_page_shows_the_preannotations(servers, project):
             browser.close()
     for v in regions:  # every region in the Regions list (overlapping highlights split the text itself)
         assert _words(v["text"]) in regions_panel, (v, regions_panel[-2000:])
+    assert f"Relations ({n_relations})" in _words(relations_panel), relations_panel[-2000:]  # the tab's count
     for label, n in Counter(x["labels"][0] for x in result if x["type"] == "relation").items():
         assert relations_panel.count(label) >= n, (label, relations_panel[-2000:])  # listed and drawn
     assert stored[task.id][0].model_version in relations_panel  # the prediction's tab, named by the model version
