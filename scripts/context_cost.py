@@ -2,23 +2,25 @@
 against 0, side by side in one process.
 
 Usage (project root):
-    .venv/bin/python scripts/context_cost.py [--context-words 100] [--train-docs 100] [--repeats 3] [--json OUT]
+    .venv/bin/python scripts/context_cost.py [--context-words 100] [--train-docs 100] [--repeats 3] [--threads 1]
+        [--json OUT]
 
 Training: ``configs/scierc_context.yaml`` for one epoch on its first ``--train-docs`` sentences (the
 DyGIE copy of SciERC train+dev), no evaluation, once with ``context_words`` N and once with 0, the two
-alternating in each round; the figure is the loop's own time (``TrainResult.train_seconds``: the
-updates, not loading) per sentence. Prediction: the model the first N-run trained, over SciERC test
-(DyGIE, 551 sentences, 100 abstracts) through ``predict_documents`` with its abstracts as documents,
-encoding included, with its own ``context_words`` and with 0 (the same weights); each round runs both.
-Each figure is the median over the rounds, as wall time and as this process's CPU time (the steadier
-figure on a shared machine; for training it includes loading, the same on both sides); the ratio is
-N's over 0's. Also printed: the mean encoder input length (subwords) of each side.
+alternating in each round, timed over the epoch alone (``spert.train.loop.train_epoch``: the updates,
+not loading). Prediction: the model the first N-run trained, over SciERC test (DyGIE, 551 sentences,
+100 abstracts) through ``predict_documents`` with its abstracts as documents, encoding included, with
+its own ``context_words`` and with 0 (the same weights); each round runs both. Each figure is the
+median over the rounds per sentence, as wall time and as this process's CPU time (the steadier figure
+on a shared machine), with ``--threads`` CPU threads (default 1); the ratio is N's over 0's. Also
+printed: the mean encoder input length (subwords) of each side.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -29,8 +31,8 @@ import torch
 from spert.data.grouping import document_sentences, read_corpus
 from spert.infer.runner import encode_sentences, predict_documents
 from spert.model.checkpoint import load_model
+from spert.train import loop
 from spert.train.config import load_config
-from spert.train.loop import train
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "scierc_context.yaml"
@@ -38,12 +40,22 @@ TEST = ROOT / "data" / "scierc_dygie" / "test.json"
 
 
 def train_seconds(words: int, docs: int, out: Path) -> tuple[float, float]:
-    """(the loop's wall seconds, this process's CPU seconds over all of ``train``, loading included)."""
+    """(wall seconds, this process's CPU seconds) of the training epoch alone (``loop.train_epoch``)."""
     cfg = load_config(CONFIG, {"epochs": 1, "max_train_docs": docs, "test_path": None, "valid_path": None,
                                "context_words": words, "output_dir": str(out)})
-    cpu = time.process_time()
-    wall = train(cfg, show_progress=False).train_seconds
-    return wall, time.process_time() - cpu
+    epoch, spent = loop.train_epoch, []
+
+    def timed(*args, **kwargs):
+        t, cpu = time.perf_counter(), time.process_time()
+        epoch(*args, **kwargs)
+        spent.append((time.perf_counter() - t, time.process_time() - cpu))
+
+    loop.train_epoch = timed
+    try:
+        loop.train(cfg, show_progress=False)
+    finally:
+        loop.train_epoch = epoch
+    return spent[0]
 
 
 def predict_seconds(model, tokenizer, sentences, documents) -> tuple[float, float]:
@@ -58,8 +70,11 @@ def main() -> None:
     ap.add_argument("--context-words", type=int, default=100)
     ap.add_argument("--train-docs", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1, help="CPU threads (one: no threads spinning for a shared core)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)  # the training loop keeps it (spert.runtime.set_cpu_threads)
+    torch.set_num_threads(args.threads)
     n, docs = args.context_words, args.train_docs
     times = {job: {n: [], 0: []} for job in ("train", "train_cpu", "predict", "predict_cpu")}
     with tempfile.TemporaryDirectory() as tmp:
@@ -69,7 +84,6 @@ def main() -> None:
                 times["train"][words].append(wall / docs)
                 times["train_cpu"][words].append(cpu / docs)
         model, tokenizer, _ = load_model(Path(tmp) / f"{n}_0" / "model")
-    torch.set_num_threads(2)
     gold = read_corpus(TEST, model.schema)
     sentences, documents = [d.tokens for d in gold], document_sentences(gold, TEST)
     settings = {words: model.settings.model_copy(update={"context_words": words}) for words in (n, 0)}
