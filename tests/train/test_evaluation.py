@@ -51,3 +51,27 @@ def test_a_run_without_a_model_is_reported_from_its_predictions(tmp_path, tiny_m
     rep = report_run(run)
     assert rep.sweep is None and rep.documents == 8 and rep.metrics == result.metrics
     assert rep.pred_records and not (run / "model").exists()
+
+
+def test_evaluate_directory_reads_documents_for_a_context_model(tmp_path, tiny_model_dir, gold_file):
+    # a model with context_words predicts each gold sentence in its document's window, as the
+    # training loop's own evaluation does; the records' document fields say which sentences belong together
+    from spert.data.grouping import document_sentences
+    from spert.model.checkpoint import save_model
+
+    records = json.loads(gold_file.read_text())
+    for i, r in enumerate(records):
+        r["document"], r["sentence"] = f"d{i // 4}", i % 4
+    gold_file.write_text(json.dumps(records))
+    model, tok, inference = load_model(tiny_model_dir)
+    model.settings = model.settings.model_copy(update={"context_words": 30})
+    save_model(model, tok, tmp_path / "context_model", inference)
+
+    result = evaluate_directory(tmp_path / "context_model", gold_file, tmp_path / "out", threshold=0.3)
+    model, tok, _ = load_model(tmp_path / "context_model")
+    gold = read_documents(gold_file, model.schema)
+    words = [d.tokens for d in gold]
+    with_context = predict_documents(model, tok, words, threshold=0.3, documents=document_sentences(gold))
+    alone = predict_documents(model, tok, words, threshold=0.3, documents=[[i] for i in range(len(gold))])
+    assert result.predictions == with_context
+    assert [[e.score for e in p.entities] for p in with_context] != [[e.score for e in p.entities] for p in alone]

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 from spert.atomic import atomic_write_text
-from spert.data.documents import Document, read_documents, write_records
+from spert.data.documents import Document, write_records
+from spert.data.grouping import document_sentences, read_corpus
 from spert.data.schema import load_types
 from spert.errors import SpertError
 from spert.eval.metrics import Metrics, evaluate_predictions
@@ -41,10 +42,19 @@ def predict_and_score(model, tokenizer, gold: Sequence[Document], *, threshold: 
                       path: Any = None, progress: Progress | None = None) -> Evaluation:
     """Predict the gold documents' words and score the predictions against them. The model predicts
     without the no-overlap rule; scoring applies it as the reference does, then the output is cut
-    (:func:`spert.eval.metrics.evaluate_predictions`)."""
+    (:func:`spert.eval.metrics.evaluate_predictions`). Without ``encodings``, a model with
+    ``context_words`` reads each sentence in its document's window (:func:`gold_documents`)."""
+    documents = gold_documents(model, gold, path) if encodings is None else None
     preds = predict_documents(model, tokenizer, [d.tokens for d in gold], threshold=threshold, batch_size=batch_size,
-                              device=device, encodings=encodings, path=path, progress=progress)
+                              device=device, encodings=encodings, path=path, progress=progress, documents=documents)
     return Evaluation(*evaluate_predictions(gold, preds, no_overlap))
+
+
+def gold_documents(model, gold: Sequence[Document], path: Any = None) -> list[list[int]] | None:
+    """Which gold sentences form a document (:func:`spert.data.grouping.document_sentences`), for a
+    model that reads document context; None for one that reads each sentence alone, whose records'
+    document fields are then never read."""
+    return document_sentences(gold, path) if model.settings.context_words > 0 else None
 
 
 def write_evaluation(out_dir: Path, metrics: dict[str, Any], predictions: Iterable[DocPrediction]) -> list[Path]:
@@ -65,7 +75,7 @@ def evaluate_directory(model_dir: Path, data: Path, output: Path, *, types: Path
     if types is not None and load_types(types).to_json() != net.schema.to_json():
         raise SpertError(f"{types}: these types differ from the model's ({model_dir}/spert.json); "
                          "evaluate with the types the model was trained on")
-    gold = read_documents(data, net.schema)
+    gold = read_corpus(data, net.schema)
     result = predict_and_score(net, tokenizer, gold, threshold=inference.resolve(threshold), no_overlap=no_overlap,
                                batch_size=batch_size, path=data, progress=progress)
     write_evaluation(output, result.metrics.to_json(), result.predictions)
@@ -82,14 +92,15 @@ def report_run(run_dir: Path, *, data: Path | None = None, max_docs: int | None 
     if run.has_model:
         model, tokenizer, inference = load_model(run.model_dir, device)
         schema, threshold = model.schema, inference.rel_filter_threshold
-        gold = read_documents(run.data, schema)[:run.max_docs]
+        gold = read_corpus(run.data, schema)[:run.max_docs]
         floor = lowest_threshold(threshold, sweep)
         log.info("predicting %d documents of %s (relation threshold %.2f)", len(gold), run.data, floor)
         raw = predict_documents(model, tokenizer, [d.tokens for d in gold], threshold=floor, batch_size=batch_size,
-                                device=device, path=run.data, progress=progress)
+                                device=device, path=run.data, progress=progress,
+                                documents=gold_documents(model, gold, run.data))
     else:
         raw, sweep = saved_predictions(run), False
         schema = load_types(run.config["types_path"])
         threshold = float(run.config.get("rel_filter_threshold", InferenceSettings().rel_filter_threshold))
-        gold = read_documents(run.data, schema)[:len(raw)]
+        gold = read_corpus(run.data, schema)[:len(raw)]
     return build_report(run, schema, gold, raw, threshold=threshold, sweep=sweep, examples=examples)
