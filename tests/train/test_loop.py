@@ -203,3 +203,36 @@ def test_load_dataset_with_document_context(tmp_path, tiny_encoder_dir):
     for words in (0, 30):
         with pytest.raises(DataError, match=r"long.json: document 4: field 'tokens': 602 subwords"):
             load_dataset(data, schema, tok, 512, None, words)
+
+
+def test_init_model_starts_from_a_trained_models_encoder_and_heads(tmp_path, tiny_encoder_dir, tiny_model_dir,
+                                                                    write_json):
+    """A run with ``init_model`` begins with that model's weights, all of them: at a learning rate of 1e-30 it
+    ends with them (a weight moves by about 1e-30 at most, which only a zero can show); without it, its heads
+    are new."""
+    from spert.errors import CheckpointError
+
+    kw = dict(max_train_docs=4, epochs=1, eval_every=0, valid_path=None, test_path=None, lr=1e-30, weight_decay=0.0)
+    train(_cfg(tmp_path, tiny_encoder_dir, init_model=str(tiny_model_dir), **kw), show_progress=False)
+    start, end = _weights(tiny_model_dir), _weights(tmp_path / "run" / "model")
+    assert start.keys() == end.keys()
+    assert [k for k in start if not torch.allclose(start[k], end[k], rtol=0, atol=1e-25)] == []
+    train(_cfg(tmp_path, tiny_encoder_dir, output_dir=str(tmp_path / "fresh"), **kw), show_progress=False)
+    fresh = _weights(tmp_path / "fresh" / "model")
+    assert not torch.equal(fresh["entity_classifier.bias"], start["entity_classifier.bias"])
+    # another type set, or another encoder, is refused before training, naming what differs
+    types = write_json("types.json", {"entities": {"Peop": {"short": "P", "verbose": "People"}}, "relations": {}})
+    refused = r"its types \(entities Loc, Org, Peop, Other; relations Work_For.*types file.s \(entities Peop; relations -\)"
+    with pytest.raises(CheckpointError, match=refused):
+        train(_cfg(tmp_path, tiny_encoder_dir, init_model=str(tiny_model_dir), types_path=str(types), **kw),
+              show_progress=False)
+    from transformers import BertConfig, BertModel
+
+    other = tmp_path / "wide_encoder"
+    BertModel(BertConfig(vocab_size=30522, hidden_size=48, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64)).save_pretrained(other)
+    for f in tiny_encoder_dir.iterdir():
+        if "token" in f.name or f.name == "vocab.txt":
+            (other / f.name).write_bytes(f.read_bytes())
+    with pytest.raises(CheckpointError, match="hidden_size 32 against 48"):
+        train(_cfg(tmp_path, other, init_model=str(tiny_model_dir), **kw), show_progress=False)

@@ -127,13 +127,51 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
     else:
         encoder = OnnxEncoder(path / onnx_record.encoder_file, config, device=str(device))
     model = SpERTModel(settings, schema, encoder)
+    load_weights(model, path)
+    model.to(device).eval()
+    return model, load_tokenizer(str(path)), inference
+
+
+def load_weights(model: SpERTModel, path: Path) -> None:
+    """Read a model directory's ``model.safetensors`` into ``model``; an error says what does not fit."""
     weights = path / WEIGHTS
     if not weights.exists():
         raise CheckpointError(f"{path}: missing {WEIGHTS}")
     state = load_file(str(weights))
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as e:  # a tensor of another shape: the first line names it
+        detail = next((line.strip() for line in str(e).splitlines() if "size mismatch" in line), str(e))
+        raise CheckpointError(f"{weights}: weights do not fit the model ({detail})") from None
     if missing or unexpected:
         raise CheckpointError(f"{weights}: weights do not fit the model (missing: {missing[:3]}, "
                               f"unexpected: {unexpected[:3]})")
-    model.to(device).eval()
-    return model, load_tokenizer(str(path)), inference
+
+
+# what an encoder's config must share with the one a run starts from (the weights' shapes and the ids' meaning)
+_SAME_ENCODER = ("model_type", "vocab_size", "hidden_size", "num_hidden_layers", "max_position_embeddings")
+
+
+def init_from_model(model: SpERTModel, path: str | Path) -> None:
+    """Start ``model`` (freshly built for a training run) from a trained model directory's weights:
+    its encoder and its heads. The directory's types must be the run's, and its encoder of the same
+    kind and size as the run's (the same tokenizer's ids); an error names what differs."""
+    path = Path(path)
+    meta = read_meta(path)
+    if stored_backend(meta, path) is not None:
+        raise CheckpointError(f"{path}: an ONNX export; start from the PyTorch model directory it was exported from")
+    theirs = TypeSchema.from_json(meta["types"], path / META).to_json()
+    if theirs != model.schema.to_json():
+        raise CheckpointError(f"{path}: its types ({_types(theirs)}) are not the types file's "
+                              f"({_types(model.schema.to_json())}); a run starts from a model of the same types")
+    config = AutoConfig.from_pretrained(path).to_dict()
+    ours = model.encoder.config.to_dict()
+    differ = [f"{k} {config.get(k)!r} against {ours.get(k)!r}" for k in _SAME_ENCODER if config.get(k) != ours.get(k)]
+    if differ:
+        raise CheckpointError(f"{path}: its encoder is not the run's encoder ({'; '.join(differ)}); set the run's "
+                              f"encoder to the one the model was trained from")
+    load_weights(model, path)
+
+
+def _types(schema: dict[str, Any]) -> str:
+    return f"entities {', '.join(schema['entities']) or '-'}; relations {', '.join(schema['relations']) or '-'}"

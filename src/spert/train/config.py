@@ -30,6 +30,9 @@ class TrainConfig(ModelSettings, InferenceSettings):
     output_dir: Path = Field(Path("runs/spert"), description="where checkpoints, logs and metrics go")
     max_train_docs: int | None = Field(None, ge=1, description="use only the first N training documents")
     max_eval_docs: int | None = Field(None, ge=1, description="use only the first N validation/test documents")
+    init_model: Path | None = Field(None, description="start from this trained spert model directory (its "
+                                    "encoder and heads) instead of new heads on the pre-trained encoder; its types "
+                                    "must be the types file's and its encoder the run's encoder")
     # sampling
     neg_entity_count: int = Field(100, ge=0, description="negative spans sampled per sentence")
     neg_relation_count: int = Field(100, ge=0, description="negative pairs sampled per sentence")
