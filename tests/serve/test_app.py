@@ -286,6 +286,7 @@ def test_page_and_assets(client):
     r = client.post("/ui/extract", json={"text": TEXT})
     assert r.status_code == 200 and '<mark class="entity"' in r.json()["html"]
     assert r.json()["documents"] == client.post("/v1/extract", json={"text": TEXT}).json()["documents"]
+    assert 'id="training"' not in html and client.get("/ui/training").status_code == 404  # without --label-studio
 
 
 # -- concurrency -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -184,6 +185,29 @@ def test_types_the_project_lacks_are_left_out(client, caplog):
     assert r.json()["missing_types"] == ["entity Drug"] and r.json()["left_out_types"] == ["entity Loc"]
 
 
+def test_predictions_are_capped_to_the_best_entities_and_relations_between_them():
+    from spert.data.records import PredictedEntity, PredictedRelation, Prediction
+    from spert.serve.ml_backend import ls_prediction
+
+    words = "a b c d e".split()
+    ents = [PredictedEntity("Peop", i, i + 1, 2 * i, 2 * i + 1, w, s)
+            for i, (w, s) in enumerate(zip(words, (0.5, 0.9, 0.6, 0.95, 0.9)))]
+    rels = [PredictedRelation("Kill", h, t, s) for h, t, s in ((0, 1, 0.99), (1, 3, 0.5), (3, 4, 0.7), (4, 1, 0.6))]
+    p = Prediction(" ".join(words), tuple(words), tuple((2 * i, 2 * i + 1) for i in range(5)),
+                   ((0, 5),), ents, rels)
+    config = parse_label_config(LABEL_CONFIG)
+    mapping = type_mapping(config, list(CONLL04_TYPES["entities"]), list(CONLL04_TYPES["relations"]))
+    out = ls_prediction(p, config, mapping, "spert-base", max_entities=3, max_relations=2)
+    regions = [x for x in out["result"] if x["type"] == "labels"]
+    assert [x["value"]["text"] for x in regions] == ["b", "d", "e"]  # the best three (0.9 ties: the earlier), in order
+    ids = {x["value"]["text"]: x["id"] for x in regions}
+    relations = [(x["from_id"], x["to_id"]) for x in out["result"] if x["type"] == "relation"]
+    # (a, b) lost its head; of the three left the best two, in their order
+    assert relations == [(ids["d"], ids["e"]), (ids["e"], ids["b"])]
+    uncapped = ls_prediction(p, config, mapping, "spert-base")
+    assert len(uncapped["result"]) == len(ents) + len(rels)
+
+
 @pytest.mark.parametrize("body, status, code, field", [
     ({"tasks": "x", "project": "7.1", "label_config": LABEL_CONFIG}, 422, "invalid", "tasks"),
     ({"tasks": [], "label_config": LABEL_CONFIG}, 422, "invalid", "project"),
@@ -294,7 +318,7 @@ def wait_for_round(client, project: int = 7, timeout: float = 90) -> dict:
     raise AssertionError(f"training did not finish within {timeout} s: {status}")
 
 
-def test_training_round_switches_to_a_new_version(client, fake_ls):
+def test_training_round_switches_to_a_new_version(client, fake_ls, model_dir):
     start = {"action": "START_TRAINING", "project": {"id": 7, "title": "CoNLL04", "label_config": LABEL_CONFIG}}
     r = client.post("/label-studio/webhook", json=start)
     assert r.status_code == 201, r.text
@@ -307,6 +331,16 @@ def test_training_round_switches_to_a_new_version(client, fake_ls):
     assert status["train_records"] + status["held_out_records"] == status["import_summary"]["records"]
     assert status["score"]["metric"] == "rel_plus" and status["version"] == "v0001"
     assert status["score"]["candidate"] >= status["score"]["serving"]
+    # the same types: the round went on from the whole serving model, encoder and heads
+    run_config = json.loads((Path(status["job_dir"]) / "run" / "config.json").read_text())
+    assert run_config["init_model"] == str(model_dir)
+    # the web page's view of it: the serving version and the round, without file paths
+    page = client.get("/ui/training").json()
+    assert page["serving"] == "spert-v0001" and page["pinned"] is None
+    [shown] = page["rounds"]
+    assert shown["stage"] == "accepted" and shown["version"] == "v0001" and shown["score"] == status["score"]
+    assert "job_dir" not in shown and shown["train_records"] == status["train_records"]
+    assert 'id="training"' in client.get("/").text
     assert client.get("/label-studio/health").json()["model_version"] == "spert-v0001"
     r = client.post("/label-studio/predict", json=predict_body(TEXTS))
     assert {p["model_version"] for p in r.json()["results"]} == {"spert-v0001"}

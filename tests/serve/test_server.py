@@ -145,6 +145,55 @@ def test_page_in_chromium(server, tmp_path):
             browser.close()
 
 
+def training_overview(stage: str, finished: float | None, **more) -> dict:
+    """``GET /ui/training`` as the backend answers it (keys of ``LabelStudioBackend.overview``)."""
+    return {"serving": "spert-base", "pinned": None,
+            "rounds": [{"project": 7, "round": "p7-1", "reason": "START_TRAINING", "stage": stage,
+                        "started": 1.0, "finished": finished, "started_from": "base", **more}]}
+
+
+def test_training_rounds_on_the_page_in_chromium(model_dir, tmp_path):
+    """With --label-studio the page shows each project's round while it runs and what it gave; the round's
+    JSON is the backend's (its ASGI test checks that), served here through the browser's request routing."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (scripts/setup.sh installs it)")
+    from playwright.sync_api import sync_playwright
+
+    server = start_server(model_dir, tmp_path / "server.log", "--label-studio", "--versions-dir",
+                          str(tmp_path / "versions"))
+    answers = [training_overview("training", None, progress={"stage": "training", "epoch": 1, "epochs": 2}),
+               training_overview("accepted", 9.0, version="v0001", accepted=True, seconds=61.4, train_records=82,
+                                 held_out_records=20, score={"candidate": 23.75, "serving": 3.9, "metric": "rel_plus"})]
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch_persistent_context(str(tmp_path / "profile"), executable_path=str(CHROMIUM),
+                                                           args=CHROMIUM_ARGS, headless=True)
+            try:
+                page = browser.new_page()
+                page.goto(server.url)
+                rounds = page.locator("#training-rounds li")
+                page.wait_for_function("document.getElementById('training-serving').textContent !== ''")
+                assert page.locator("#training-serving").inner_text() == "Serving spert-base"  # the real endpoint
+                assert rounds.inner_text() == "No training round yet."
+                served: list[int] = []
+
+                def fulfil(route):
+                    served.append(1)
+                    route.fulfill(json=answers[min(len(served) - 1, 1)])
+
+                page.route("**/ui/training", fulfil)
+                page.reload()
+                page.wait_for_selector("#training-rounds li.running")
+                assert rounds.inner_text() == "Project 7: training \u00b7 epoch 1 of 2"
+                page.wait_for_selector("#training-rounds li.accepted", timeout=10_000)  # polled again within 2 s
+                assert rounds.inner_text() == ("Project 7: accepted \u00b7 v0001 \u00b7 REL+ F1 23.8 (serving model "
+                                               "3.9) on 20 held-out sentences, 82 trained on \u00b7 61 s")
+            finally:
+                browser.close()
+    finally:
+        stop(server)
+
+
 def test_bad_model_directory_is_one_line_and_status_2(tmp_path):
     out = subprocess.run([sys.executable, "-m", "spert", "serve", "--model", str(tmp_path / "nope")],
                          capture_output=True, text=True, timeout=120)

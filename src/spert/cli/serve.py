@@ -31,6 +31,10 @@ TRAIN_CONFIG = typer.Option(None, "--train-config", exists=True, dir_okay=False,
 TRAIN_EVERY = typer.Option(None, "--train-every", min=0, help="also train after every N new or updated annotations")
 HELD_OUT = typer.Option(None, "--held-out", min=0.01, max=0.99,
                         help="share of annotated tasks scored, not trained on (default 0.2)")
+LS_MAX_ENTITIES = typer.Option(None, "--label-studio-max-entities", min=1,
+                               help="most entities in one task's prediction, the highest-scoring (default 100)")
+LS_MAX_RELATIONS = typer.Option(None, "--label-studio-max-relations", min=1,
+                                help="most relations in one task's prediction, the highest-scoring (default 100)")
 LS_BASIC_AUTH = typer.Option(None, "--label-studio-basic-auth", envvar=_LS_AUTH_ENV, show_envvar=True,
                              help="USER:PASSWORD Label Studio must send (its ML backend's basic auth)")
 
@@ -78,6 +82,7 @@ def serve(model: Path = MODEL_DIR,
           ls_project: Optional[List[int]] = LS_PROJECT, versions_dir: Optional[Path] = VERSIONS_DIR,
           train_config: Optional[Path] = TRAIN_CONFIG, train_every: Optional[int] = TRAIN_EVERY,
           held_out: Optional[float] = HELD_OUT, ls_basic_auth: Optional[str] = LS_BASIC_AUTH,
+          ls_max_entities: Optional[int] = LS_MAX_ENTITIES, ls_max_relations: Optional[int] = LS_MAX_RELATIONS,
           verbose: bool = VERBOSE) -> None:
     """Serve extraction over HTTP: a JSON API, micro-batched across requests, and a web page."""
     import uvicorn
@@ -98,7 +103,8 @@ def serve(model: Path = MODEL_DIR,
         load_options["backend"] = backend
     ls_settings = _label_studio_settings(model, ls_url, ls_project, versions_dir, ls_basic_auth,
                                          {"held_out": held_out, "train_every": train_every,
-                                          "train_config": train_config}) if label_studio else None
+                                          "train_config": train_config, "max_entities": ls_max_entities,
+                                          "max_relations": ls_max_relations}) if label_studio else None
     settings = ServeSettings(model=model.resolve(), load_options=load_options, host=host, port=port,
                              workers=workers, threads=threads, max_batch_size=max_batch_size,
                              max_wait_ms=max_wait_ms, batch_size=batch_size, max_queue=max_queue,

@@ -17,7 +17,9 @@ at ``http://HOST:PORT/label-studio``:
 
 Ours besides: ``GET /label-studio/training?project=ID`` (the round's stage, epochs done,
 change report of the import, scores), ``GET /label-studio/versions`` and ``POST
-/label-studio/versions/pin`` ``{"version": NAME or null}``.
+/label-studio/versions/pin`` ``{"version": NAME or null}``; and for the web page (behind its
+bearer token, not Label Studio's basic auth) ``GET /ui/training``, which the page polls to
+show each project's round as it runs.
 
 A prediction holds the ``labels`` regions and ``relation`` results of
 :func:`spert.data.formats.labelstudio.labelstudio_task` for the project's ``Labels`` and
@@ -58,7 +60,7 @@ from spert.serve.ls_config import LabelConfig, LabelConfigError, TypeMapping, pa
 from spert.serve.ls_training import ExportSource, SdkSource, Trainer, UnknownProject
 from spert.serve.model_versions import UnknownVersion, VersionStore
 from spert.serve.protocol import ClientError, invalid, read_json
-from spert.serve.routes import ServeState, not_ready
+from spert.serve.routes import ServeState, bearer, not_ready
 from spert.serve.settings import LabelStudioSettings
 from spert.train.ls_finetune import FinetuneJob
 
@@ -225,7 +227,13 @@ class LabelStudioBackend:
         chunks = [self.state.predict(inputs[i:i + step], (None, False, False), lambda j, i=i: f"tasks[{i + j}]")
                   for i in range(0, len(inputs), step)]
         preds = [p for chunk in await asyncio.gather(*chunks) for p in chunk]
-        return {"results": [ls_prediction(p, config, mapping, version) for p in preds], "model_version": version}
+        caps = self.settings.max_entities, self.settings.max_relations
+        results = [ls_prediction(p, config, mapping, version, *caps) for p in preds]
+        capped = sum(len(p.entities) > caps[0] or len(p.relations) > caps[1] for p in preds)
+        if capped:
+            log.info("project %d: %d of %d tasks' predictions cut to the best %d entities and %d relations "
+                     "(--label-studio-max-entities, --label-studio-max-relations)", project, capped, len(preds), *caps)
+        return {"results": results, "model_version": version}
 
     def _input(self, task: dict[str, Any], i: int, key: str):
         data = task.get("data")
@@ -245,17 +253,40 @@ class LabelStudioBackend:
     async def close(self) -> None:
         await self.trainer.close()
 
+    def overview(self) -> dict[str, Any]:
+        """For the web page: the serving version and every project's last round, without the file paths."""
+        rounds = [{k: v for k, v in self.trainer.status(p).items() if k not in _PRIVATE}
+                  for p in sorted(self.trainer.rounds)]
+        return {"serving": self.model_version, "pinned": self.store.pinned(), "rounds": rounds}
 
-def ls_prediction(p: Prediction, config: LabelConfig, mapping: TypeMapping, version: str) -> dict[str, Any]:
-    """One task's prediction in Label Studio's format, of the types the project has."""
-    kept = [i for i, e in enumerate(p.entities) if e.type in mapping.entity_types]
+
+_PRIVATE = ("job_dir", "text_key", "candidate", "current")  # paths, and metrics beyond the score the page shows
+
+
+def ls_prediction(p: Prediction, config: LabelConfig, mapping: TypeMapping, version: str,
+                  max_entities: int = 100, max_relations: int = 100) -> dict[str, Any]:
+    """One task's prediction in Label Studio's format, of the types the project has: at most
+    ``max_entities`` entities and ``max_relations`` relations between them, the highest-scoring
+    (in the text's order)."""
+    kept = _best([i for i, e in enumerate(p.entities) if e.type in mapping.entity_types],
+                 [e.score for e in p.entities], max_entities)
     index = {old: new for new, old in enumerate(kept)}
-    relations = [replace(r, head=index[r.head], tail=index[r.tail]) for r in p.relations
-                 if r.type in mapping.relation_types and r.head in index and r.tail in index]
+    candidates = [j for j, r in enumerate(p.relations)
+                  if r.type in mapping.relation_types and r.head in index and r.tail in index]
+    relations = [replace(p.relations[j], head=index[p.relations[j].head], tail=index[p.relations[j].tail])
+                 for j in _best(candidates, [r.score for r in p.relations], max_relations)]
     shown = replace(p, entities=[p.entities[i] for i in kept], relations=relations)
     prediction = labelstudio_task(shown, version, config.from_name, config.to_name)["predictions"][0]
     prediction.setdefault("score", NOTHING_FOUND_SCORE)
     return prediction
+
+
+def _best(indices: list[int], scores: list[float | None], n: int) -> list[int]:
+    """The ``n`` of ``indices`` with the highest scores (ties: the earlier), in their order."""
+    if len(indices) <= n:
+        return indices
+    ranked = sorted(indices, key=lambda i: (-(scores[i] if scores[i] is not None else 1.0), i))
+    return sorted(ranked[:n])
 
 
 def _body(model: type[BaseModel], obj: Any, aliases: dict[str, str] | None = None) -> Any:
@@ -348,5 +379,16 @@ def ml_backend_router(backend: LabelStudioBackend) -> APIRouter:
         if backend.store.serving() != backend.loaded:
             await backend.switch(backend.store.serving())
         return {"serving": backend.loaded, "pinned": backend.store.pinned()}
+
+    return router
+
+
+def training_page_router(backend: LabelStudioBackend) -> APIRouter:
+    """``GET /ui/training``: the training rounds for the web page, behind the page's bearer token."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/ui/training", dependencies=[Depends(bearer(backend.state.settings.api_key))])
+    async def training() -> dict[str, Any]:
+        return backend.overview()
 
     return router

@@ -99,7 +99,7 @@ def not_ready() -> ClientError:
 
 def api_router(state: ServeState) -> APIRouter:
     """``/v1``: extraction, relations between given entities, and what the model is."""
-    router = APIRouter(dependencies=[Depends(_bearer(state.settings.api_key))])
+    router = APIRouter(dependencies=[Depends(bearer(state.settings.api_key))])
 
     @router.post("/v1/extract", response_model=ExtractResponse, responses=_ERRORS,
                  openapi_extra=_body_schema(ExtractRequest), summary="Extract entities and relations")
@@ -151,7 +151,7 @@ def page_router(state: ServeState) -> APIRouter:
     assets = {name: (files("spert.serve") / "static" / name).read_bytes() for name in _ASSETS}
     assets["render.css"] = stylesheet().encode("utf-8")
 
-    @router.post("/ui/extract", dependencies=[Depends(_bearer(state.settings.api_key))])
+    @router.post("/ui/extract", dependencies=[Depends(bearer(state.settings.api_key))])
     async def ui_extract(request: Request) -> JSONResponse:
         """For the web page: the records and their HTML, drawn as ``spert render`` draws them."""
         preds = await state.extract(request)
@@ -164,7 +164,7 @@ def page_router(state: ServeState) -> APIRouter:
             raise not_ready()
         html = page_env.get_template("index.html.j2").render(
             model=state.model_info, colors=type_colors(state.model_info["entity_types"]),
-            auth=state.settings.api_key is not None)
+            auth=state.settings.api_key is not None, training=state.settings.label_studio is not None)
         return HTMLResponse(html, headers={"Content-Security-Policy": _PAGE_POLICY,
                                            "X-Content-Type-Options": "nosniff"})
 
@@ -185,7 +185,8 @@ def _body_schema(model: type) -> dict[str, Any]:
                             "content": {"application/json": {"schema": model.model_json_schema()}}}}
 
 
-def _bearer(api_key: str | None) -> Callable[[Request], None]:
+def bearer(api_key: str | None) -> Callable[[Request], None]:
+    """The check of ``Authorization: Bearer KEY`` on /v1 and /ui (none without a key)."""
     expected = None if api_key is None else f"Bearer {api_key}".encode()
 
     def check(request: Request) -> None:

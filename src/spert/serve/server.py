@@ -39,7 +39,7 @@ from spert.errors import ConfigError
 from spert.infer.extractor import SpERT
 from spert.model.checkpoint import FORMAT_VERSION, read_meta
 from spert.serve.batcher import MicroBatcher
-from spert.serve.ml_backend import LabelStudioBackend, ml_backend_router
+from spert.serve.ml_backend import LabelStudioBackend, ml_backend_router, training_page_router
 from spert.serve.protocol import ClientError
 from spert.serve.routes import ServeState, api_router, health_router, page_router
 from spert.serve.settings import ServeSettings
@@ -74,6 +74,7 @@ def create_app(settings: ServeSettings, extractor: SpERT | None = None) -> FastA
     if backend is not None:
         app.state.label_studio = backend
         app.include_router(ml_backend_router(backend))
+        app.include_router(training_page_router(backend))
     return app
 
 

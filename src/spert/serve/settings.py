@@ -46,6 +46,10 @@ class LabelStudioSettings(BaseModel):
     text_field: str | None = Field(None, description="task data key of the text (default: the labelling "
                                                      "config's Text tag)")
     seed: int = Field(42, description="seed of the held-out split")
+    max_entities: int = Field(100, ge=1, description="most entities in one task's prediction: the highest-scoring "
+                                                     "(a model that finds too many would bury the annotator)")
+    max_relations: int = Field(100, ge=1, description="most relations in one task's prediction: the "
+                                                      "highest-scoring between the entities kept")
 
     def resolved(self) -> LabelStudioSettings:
         """With the URL and token from the environment where the settings give none."""

@@ -8,11 +8,13 @@
    change report, written beside the records as ``train.summary.json``);
 2. splits the records by document (task) into a training part and a held-out share
    (:func:`spert.data.split.split_by_ratios`, seeded);
-3. trains with :func:`spert.train.loop.train` from the serving model's encoder (its
-   weights are written as a Hugging Face encoder directory first). If the project's types
-   are among the model's, the model's type schema is kept, so the new model and the
-   serving one are scored on the same types; otherwise the project's types make a new
-   schema (new heads either way: the training loop builds them);
+3. trains with :func:`spert.train.loop.train` from the serving model. If the project's types
+   are among the model's, the model's type schema is kept and training starts from the
+   whole serving model, encoder and heads (``init_model``), so that each round goes on
+   from the last and the new model and the serving one are scored on the same types;
+   otherwise the project's types make a new schema, and new heads are trained on the
+   serving model's encoder (written as a Hugging Face encoder directory first, which
+   is also where every round's tokenizer and encoder config come from);
 4. scores the serving model on the same held-out share (when the types allow it) and
    writes ``result.json``: the change report, both scores, and the candidate's directory.
 
@@ -87,7 +89,8 @@ def run_job(job_dir: Path) -> dict[str, Any]:
     same_types = types == model_schema.to_json()
     cfg = load_config(None, {**_settings(job, meta), "encoder": str(encoder), "train_path": str(data / "train.json"),
                              "types_path": str(data / "types.json"), "valid_path": None,
-                             "test_path": str(data / "held_out.json"), "output_dir": str(job_dir / "run")})
+                             "test_path": str(data / "held_out.json"), "output_dir": str(job_dir / "run"),
+                             "init_model": job.start_model if same_types else None})
 
     def on_epoch_end(epoch: int, state: Any) -> None:
         write_progress(job_dir, {"stage": "training", "epoch": epoch, "epochs": cfg.epochs})

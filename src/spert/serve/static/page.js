@@ -127,6 +127,56 @@
   noOverlap.addEventListener("change", () => {
     if (shown) extract();
   });
+  // The Label Studio backend's training rounds (the section is on the page only with --label-studio):
+  // polled every 2 s while a round runs, every 10 s otherwise; text only, never HTML from the server.
+  const training = $("training");
+
+  function percent(x) {
+    return x === null || x === undefined ? "n/a" : Number(x).toFixed(1);
+  }
+
+  function roundLine(r) {
+    const running = r.finished === null || r.finished === undefined;
+    const parts = ["Project " + r.project + ": " + (running && r.progress ? r.progress.stage : r.stage)];
+    if (running && r.progress && r.progress.epochs) parts.push("epoch " + r.progress.epoch + " of " + r.progress.epochs);
+    if (r.version) parts.push(r.version);
+    if (r.score) {
+      const metric = r.score.metric === "rel_plus" ? "REL+" : "NER";
+      parts.push(metric + " F1 " + percent(r.score.candidate) + " (serving model " + percent(r.score.serving) +
+                 ") on " + counted(r.held_out_records, "held-out sentence", "held-out sentences") + ", " +
+                 r.train_records + " trained on");
+    }
+    if (r.seconds) parts.push(Math.round(r.seconds) + " s");
+    if (r.error) parts.push(r.error);
+    return parts.join(" \u00b7 ");
+  }
+
+  async function pollTraining() {
+    let running = false;
+    try {
+      const headers = {};
+      if (apiKey && apiKey.value) headers["Authorization"] = "Bearer " + apiKey.value;
+      const response = await fetch("ui/training", {headers: headers});
+      if (response.ok) {
+        const data = await response.json();
+        $("training-serving").textContent = "Serving " + data.serving + (data.pinned ? " (pinned)" : "");
+        const items = data.rounds.map((r) => {
+          const li = document.createElement("li");
+          const done = r.finished !== null && r.finished !== undefined;
+          li.className = done ? (r.accepted ? "accepted" : (r.stage === "failed" ? "failed" : "rejected")) : "running";
+          li.textContent = roundLine(r);
+          running = running || !done;
+          return li;
+        });
+        if (items.length) $("training-rounds").replaceChildren(...items);
+      }
+    } catch (e) {
+      // the server is away for a moment: try again at the next poll
+    }
+    setTimeout(pollTraining, running ? 2000 : 10000);
+  }
+
   updateCount();
   showThreshold();
+  if (training) pollTraining();
 })();
