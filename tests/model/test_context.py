@@ -225,6 +225,51 @@ def test_spans_pooling_and_relation_context_stay_inside_the_sentence(context, po
     torch.testing.assert_close(out.entity_logits, model.entity_classifier(x_ent), rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(out.rel_logits, model.rel_classifier(x_rel), rtol=1e-4, atol=1e-4)
 
+@pytest.mark.parametrize("context", ["localized", "full"])
+@pytest.mark.parametrize("pooling", ["max", "mean"])
+@pytest.mark.parametrize("path", ["packed", "inference"])
+def test_attention_relation_context_by_hand_stays_inside_the_sentence(context, pooling, path):
+    """context_pooling attention: the relation context is a softmax, by the learned scorer, over the
+    context's words (each word's state its subwords' ``pooling``), of those words' states."""
+    table = _table()
+    torch.manual_seed(0)
+    model = SpERTModel(ModelSettings(encoder="stub", width_dim=4, dropout=0.0, context=context, pooling=pooling,
+                                     context_words=10, context_pooling="attention"), SCHEMA, StubEncoder(table),
+                       pack_training=(path == "packed"))
+    with torch.no_grad():
+        model.context_scorer.weight.normal_(0, 1)  # far from uniform, so that the weights matter
+    samples = [_sample(e.num_words) for e in ENCODINGS]
+    batch = collate(ENCODINGS, samples, pad_id=0)
+    model.train(path != "inference")
+    with torch.set_grad_enabled(path != "inference"):
+        out = model(batch)
+    width, x_rel = model.width_embedding.weight, []
+    for b, sample in enumerate(samples):
+        sub = SUBWORDS[b]
+        words = torch.stack([_pool(table, b, sub[w], pooling) for w in sorted(sub)])  # (n, H)
+        pooled = [_pool(table, b, [p for w in range(s, e) for p in sub[w]], pooling) for s, e in sample.spans]
+        for i, j in sample.pairs:
+            (s1, e1), (s2, e2) = sample.spans[i], sample.spans[j]
+            lo, hi = ((e1, s2) if e1 <= s2 else (e2, s1)) if context == "localized" else (0, len(sub))
+            if hi > lo:
+                p = torch.softmax(model.context_scorer(words[lo:hi]).squeeze(-1), 0)
+                ctx = (p.unsqueeze(-1) * words[lo:hi]).sum(0)
+            else:
+                ctx = torch.zeros(H)
+            x_rel.append(torch.cat([ctx, pooled[i], pooled[j], width[e1 - s1], width[e2 - s2]]))
+    x_rel = torch.stack(x_rel)
+    assert x_rel.abs().max() < CONTEXT  # nothing typed in from the context positions
+    torch.testing.assert_close(out.rel_logits, model.rel_classifier(x_rel), rtol=1e-4, atol=1e-4)
+    if path == "packed" and context == "full":  # the scorer learns (localized: one word at most here, weight 1)
+        out.rel_logits.sum().backward()
+        assert model.context_scorer.weight.grad.abs().sum() > 0
+
+
+def test_attention_context_needs_a_context_of_words():
+    with pytest.raises(ValueError, match="needs context localized or full, not cls"):
+        ModelSettings(context="cls", context_pooling="attention")
+
+
 def test_the_encoder_sees_the_window(tiny_encoder_dir, tok):
     """With a real encoder the context changes h_CLS and the sentence's states (through attention)."""
     from spert.model.network import load_encoder

@@ -104,7 +104,7 @@ def test_start_token_is_the_families_first_special_token_and_the_context(family)
     batch = collate([enc], [Sample(np.array([[0, 1]]), None, np.zeros((0, 2), dtype=np.int64), None)],
                     tok.pad_token_id)
     with torch.no_grad():
-        cls, _ = model.encode(batch)
+        cls, _, _ = model.encode(batch)
         h = model.encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
     torch.testing.assert_close(cls, h[:, 0])
 

@@ -109,3 +109,37 @@ def test_poolers_against_subword_ranges_from_the_tokenizer(tiny_encoder_dir, mod
     doc, left, right, expected = torch.tensor(doc), torch.tensor(left), torch.tensor(right), torch.stack(expected)
     torch.testing.assert_close(lean.pool(doc, left, right), expected, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(naive.pool(doc, left, right), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_attention_pooler_is_a_softmax_within_each_range():
+    """pool(l, r) = sum_w softmax(a[l:r])_w x_w, by a loop per query, in values and gradients; empty: zero."""
+    from spert.model.pooling import AttentionPooler
+
+    g = torch.Generator().manual_seed(5)
+    N, H = 9, 4
+    x = torch.randn(N, H, generator=g, requires_grad=True)
+    a = (3 * torch.randn(N, generator=g)).requires_grad_()
+    left = torch.tensor([0, 2, 4, 8, 5, 3, 0])
+    right = torch.tensor([9, 5, 5, 9, 5, 1, 1])  # whole, inner, one word, last word, empty, reversed, first
+    out = AttentionPooler(x, a).pool(torch.zeros_like(left), left, right)
+    ref = torch.stack([(torch.softmax(a[l:r], 0).unsqueeze(-1) * x[l:r]).sum(0) if r > l else torch.zeros(H)
+                       for l, r in zip(left.tolist(), right.tolist())])
+    torch.testing.assert_close(out, ref)
+    assert torch.equal(out[4], torch.zeros(H)) and torch.equal(out[5], torch.zeros(H))
+    assert torch.allclose(out[2], x[4]) and torch.allclose(out[3], x[8])  # one word: its own state
+    weights = torch.randn(len(left), H, generator=g)
+    got = torch.autograd.grad((out * weights).sum(), (x, a))
+    want = torch.autograd.grad((ref * weights).sum(), (x, a))
+    for u, v in zip(got, want):
+        torch.testing.assert_close(u, v)
+
+
+def test_attention_pooler_is_stable_for_far_apart_scores():
+    from spert.model.pooling import AttentionPooler
+
+    x = torch.eye(3)
+    a = torch.tensor([1e4, 0.0, -1e4])  # exp would overflow or vanish without the per-range shift
+    out = AttentionPooler(x, a).pool(torch.zeros(3, dtype=torch.long), torch.tensor([0, 1, 2]),
+                                     torch.tensor([3, 3, 3]))
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out, torch.eye(3)[[0, 1, 2]])  # the best word of each range takes all

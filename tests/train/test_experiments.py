@@ -173,6 +173,17 @@ def test_shipped_ablation_configs_change_one_thing_each():
             assert changed and all(f"{k}=" in label for k in changed), c
 
 
+def test_shipped_scierc_rows_differ_from_the_sentence_row_in_their_own_settings():
+    rows = ROOT / "configs" / "ablations" / "scierc"
+    base = load_config(rows / "sentence.yaml")
+    expected = {"context_words_100": {"context_words"}, "sentence_attention": {"context_pooling"},
+                "context_words_100_attention": {"context_words", "context_pooling"}}
+    assert {c.stem for c in rows.glob("*.yaml")} == {"sentence", *expected}
+    for name, keys in expected.items():
+        cfg = load_config(rows / f"{name}.yaml")
+        assert {k for k in type(cfg).model_fields if getattr(cfg, k) != getattr(base, k)} == keys, name
+
+
 def test_ablation_runs_layout_and_overrides(tmp_path):
     abl = ROOT / "configs" / "ablations"
     specs = ablation_runs([abl / "baseline.yaml", abl / "context_cls.yaml"], tmp_path, [1, 2], {"epochs": 3})

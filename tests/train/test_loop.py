@@ -236,3 +236,19 @@ def test_init_model_starts_from_a_trained_models_encoder_and_heads(tmp_path, tin
             (other / f.name).write_bytes(f.read_bytes())
     with pytest.raises(CheckpointError, match="hidden_size 32 against 48"):
         train(_cfg(tmp_path, other, init_model=str(tiny_model_dir), **kw), show_progress=False)
+
+
+def test_attention_context_trains_saves_and_reloads(tmp_path, tiny_encoder_dir):
+    """context_pooling attention end to end: its scorer is trained, saved, and predicts the same after reload."""
+    from spert.infer.runner import predict_documents
+
+    cfg = _cfg(tmp_path, tiny_encoder_dir, context_pooling="attention", epochs=1, eval_every=0, valid_path=None,
+               max_eval_docs=4, test_path=str(CONLL04 / "conll04_train.json"))
+    train(cfg, show_progress=False)
+    weights = _weights(tmp_path / "run" / "model")
+    assert weights["context_scorer.weight"].shape == (1, 32) and weights["context_scorer.weight"].abs().sum() > 0
+    model, tok, inference = load_model(tmp_path / "run" / "model")
+    assert model.settings.context_pooling == "attention"
+    docs = [d["tokens"] for d in json.loads((CONLL04 / "conll04_train.json").read_text())[:4]]
+    again = predict_documents(model, tok, docs, threshold=inference.rel_filter_threshold)
+    assert [p.to_json() for p in again] == json.loads((tmp_path / "run" / "predictions.json").read_text())

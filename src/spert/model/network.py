@@ -25,7 +25,7 @@ from transformers import AutoConfig, AutoModel
 
 from spert.model.batch import Batch
 from spert.model.encoders import can_pack, check_encoder, encoder_family
-from spert.model.pooling import build_pooler
+from spert.model.pooling import AttentionPooler, build_pooler, word_states
 from spert.model.settings import ModelSettings
 from spert.model.spans import MAX_WIDTH_EMBEDDINGS
 from spert.data.schema import TypeSchema
@@ -104,6 +104,8 @@ class SpERTModel(nn.Module):
         with warnings.catch_warnings():  # an entity-only schema has a zero-output relation head
             warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
             self.rel_classifier = nn.Linear(context_dim + 2 * H + 2 * D, schema.num_relation_types)
+        if settings.context_pooling == "attention":  # a learned score per word of the relation context
+            self.context_scorer = nn.Linear(H, 1)
         self.dropout = nn.Dropout(settings.dropout)
         if settings.head_init == "bert":
             self._init_heads_as_bert(getattr(encoder.config, "initializer_range", 0.02))
@@ -116,7 +118,8 @@ class SpERTModel(nn.Module):
         ~ N(0, std) with the encoder's ``initializer_range``, biases zero."""
         with warnings.catch_warnings():  # an entity-only schema has a zero-output relation head
             warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
-            for layer in (self.width_embedding, self.entity_classifier, self.rel_classifier):
+            for layer in (self.width_embedding, self.entity_classifier, self.rel_classifier,
+                          *([self.context_scorer] if hasattr(self, "context_scorer") else [])):
                 nn.init.normal_(layer.weight, mean=0.0, std=std)
                 if getattr(layer, "bias", None) is not None:
                     nn.init.zeros_(layer.bias)
@@ -137,7 +140,7 @@ class SpERTModel(nn.Module):
     # -- shared path ---------------------------------------------------------------
 
     def encode(self, batch: Batch):
-        """Run the encoder and prepare the pooler; returns (h_CLS (B, H), pooler)."""
+        """Run the encoder and prepare the poolers; returns (h_CLS (B, H), span pooler, context pooler)."""
         longest = self._longest(batch)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.settings.freeze_encoder):
             if self._should_pack(batch):
@@ -146,9 +149,12 @@ class SpERTModel(nn.Module):
             else:
                 h = self.encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
                 token_word, cls = batch.token_word, h[:, 0]  # h: (B, T, H)
-        pooler = build_pooler(self.pooling_impl, self.settings.pooling, h, token_word,
-                              int(batch.num_words.sum()), longest)
-        return cls, pooler
+        num_words = int(batch.num_words.sum())
+        pooler = build_pooler(self.pooling_impl, self.settings.pooling, h, token_word, num_words, longest)
+        if self.settings.context_pooling == "same":
+            return cls, pooler, pooler
+        x = word_states(h, token_word, num_words, self.settings.pooling)  # (N, H)
+        return cls, pooler, AttentionPooler(x, self.context_scorer(x).squeeze(-1))
 
     def _should_pack(self, batch: Batch) -> bool:
         """Pack the batch's documents into one sequence? Only in training, and only where exact.
@@ -206,7 +212,7 @@ class SpERTModel(nn.Module):
         return pooled, width, logits
 
     def classify_pairs(self, cls, pooler, batch: Batch, pooled, width, head, tail, span_pos=None):
-        """Relation logits for span pairs (indices into ``pooled``): (P, R)."""
+        """Relation logits for span pairs (indices into ``pooled``): (P, R). ``pooler`` pools the context."""
         pos = span_pos if span_pos is not None else torch.arange(len(batch.span_doc), device=head.device)
         gh, gt = pos[head], pos[tail]  # candidate-span indices of head and tail
         doc = batch.span_doc[gh]
@@ -236,9 +242,9 @@ class SpERTModel(nn.Module):
 
     def forward(self, batch: Batch) -> Output:
         """Logits for the batch's spans and pairs; the loss when labels are given."""
-        cls, pooler = self.encode(batch)
+        cls, pooler, context = self.encode(batch)
         pooled, width, entity_logits = self.classify_spans(cls, pooler, batch)
-        rel_logits = self.classify_pairs(cls, pooler, batch, pooled, width, batch.pair_head, batch.pair_tail)
+        rel_logits = self.classify_pairs(cls, context, batch, pooled, width, batch.pair_head, batch.pair_tail)
         out = Output(entity_logits, rel_logits)
         if batch.entity_labels is not None:
             out.entity_loss = F.cross_entropy(entity_logits, batch.entity_labels)
@@ -256,13 +262,13 @@ class SpERTModel(nn.Module):
     @torch.inference_mode()
     def predict(self, batch: Batch, max_pairs: int = 4096) -> RawPrediction:
         """Classify every candidate span, then every ordered pair of kept spans per document."""
-        cls, pooler = self.encode(batch)
+        cls, pooler, context = self.encode(batch)
         pooled, width, entity_logits = self.classify_spans(cls, pooler, batch)
         probs = entity_logits.float().softmax(-1)  # (S, C)
         score, klass = probs.max(-1)
         kept = (klass != 0).nonzero().squeeze(-1)  # (E,), grouped by document
         head, tail = ordered_pairs(batch.span_doc[kept], len(batch.num_words))  # (P,) indices into kept
-        rel_probs = self._pair_probs(cls, pooler, batch, pooled[kept], width[kept], head, tail, kept, max_pairs)
+        rel_probs = self._pair_probs(cls, context, batch, pooled[kept], width[kept], head, tail, kept, max_pairs)
         return RawPrediction(kept, klass[kept], score[kept], kept[head], kept[tail], rel_probs)
 
     def _pair_probs(self, cls, pooler, batch: Batch, pooled, width, head, tail, span_pos, max_pairs: int):
@@ -282,9 +288,9 @@ class SpERTModel(nn.Module):
         The caller chooses the spans and pairs: given entities (relations only) and long
         sentences scored window by window (see ``windows.py``).
         """
-        cls, pooler = self.encode(batch)
+        cls, pooler, context = self.encode(batch)
         pooled, width, entity_logits = self.classify_spans(cls, pooler, batch)
-        rel_probs = self._pair_probs(cls, pooler, batch, pooled, width, batch.pair_head, batch.pair_tail, None,
+        rel_probs = self._pair_probs(cls, context, batch, pooled, width, batch.pair_head, batch.pair_tail, None,
                                      max_pairs)
         return entity_logits.float().softmax(-1), rel_probs
 

@@ -13,7 +13,9 @@ word's subwords once (N x H), then answer "pool over words [l, r)" queries:
 * sum / mean: float64 prefix sums over words; a range is a difference of two rows.
 
 A range that is empty (r <= l) pools to the zero vector, as in the reference
-implementation. :class:`NaivePooler` is the direct implementation of the spec
+implementation. :class:`AttentionPooler` is not the spec's: a learned relation context
+(``context_pooling: attention``), a softmax over the range's words of a learned score of
+each word, weighting the words' states. :class:`NaivePooler` is the direct implementation of the spec
 (a masked max over every subword, as the authors' code does); tests require equal
 outputs and gradients, and the benchmark measures both.
 """
@@ -140,6 +142,38 @@ class NaivePooler:
                 out = out / mask.sum(1, keepdim=True).clamp(min=1).to(h.dtype)
         empty = ~mask.any(dim=1)
         return out.masked_fill(empty.unsqueeze(-1), 0.0)
+
+
+WORD_REDUCE = {"max": "amax", "sum": "sum", "mean": "mean"}  # a word's state from its subwords', per pooling mode
+
+
+class AttentionPooler:
+    """Attention over word ranges: pool(l, r) = sum over words w in [l, r) of softmax(a)[w] * x[w],
+    with the softmax taken within the range; an empty range pools to zero.
+
+    Exact and stable: every query's words are gathered (M = the ranges' total length; memory
+    M x H, never Q x longest x H) and its scores shifted by their own maximum."""
+
+    def __init__(self, word_states: torch.Tensor, scores: torch.Tensor) -> None:
+        self.x, self.scores = word_states, scores  # (N, H), (N,)
+
+    def pool(self, doc: torch.Tensor, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+        Q, device = len(left), left.device
+        n = (right - left).clamp(min=0)  # (Q,)
+        query = torch.repeat_interleave(torch.arange(Q, device=device), n)  # (M,)
+        start = torch.cumsum(n, 0) - n  # (Q,) where each query's words begin in the flat list
+        word = left[query] + torch.arange(len(query), device=device) - start[query]  # (M,)
+        a = self.scores[word]  # (M,)
+        top = a.new_full((Q,), float("-inf")).scatter_reduce(0, query, a.detach(), "amax", include_self=True)
+        e = torch.exp(a - top[query])  # (M,) at most 1; the softmax does not change with the shift
+        total = e.new_zeros(Q).index_add(0, query, e)  # (Q,) at least 1 for a non-empty range
+        p = e / total[query]  # (M,)
+        return self.x.new_zeros(Q, self.x.shape[-1]).index_add(0, query, p.unsqueeze(-1) * self.x[word])  # (Q, H)
+
+
+def word_states(h: torch.Tensor, token_word: torch.Tensor, num_words: int, mode: PoolingMode) -> torch.Tensor:
+    """Each word's state, reduced from its subwords as ``mode`` pools: (B, T, H) -> (N, H)."""
+    return _word_states(h, token_word, num_words, WORD_REDUCE[mode])
 
 
 def build_pooler(impl: Literal["lean", "naive"], mode: PoolingMode, h: torch.Tensor, token_word: torch.Tensor,

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from spert.model.pooling import PoolingMode
 
 ContextMode = Literal["localized", "full", "cls", "none"]
+ContextPooling = Literal["same", "attention"]
 
 
 class ModelSettings(BaseModel):
@@ -23,6 +24,10 @@ class ModelSettings(BaseModel):
     dropout: float = Field(0.1, ge=0.0, lt=1.0, description="dropout before both classifiers")
     pooling: PoolingMode = Field("max", description="span and context pooling: max, mean or sum")
     context: ContextMode = Field("localized", description="relation context: localized, full, cls or none")
+    context_pooling: ContextPooling = Field("same", description="how the relation context's words are pooled: "
+                                            "same (by `pooling`, as spans are: the spec) or attention (a learned "
+                                            "softmax over the context's words of a score of each word; not the "
+                                            "spec's, needs context localized or full)")
     context_words: int = Field(0, ge=0, description="document context: up to this many words of the surrounding "
                                "sentences of its document are encoded with each sentence, split left and right "
                                "(0: the sentence alone); spans and pooling stay inside the sentence, attention "
@@ -32,6 +37,13 @@ class ModelSettings(BaseModel):
     head_init: Literal["bert", "torch"] = Field("bert", description="initialisation of the width embedding and "
                                                 "classifiers: bert (N(0, initializer_range), zero bias; the "
                                                 "reference's) or torch (PyTorch's layer defaults)")
+
+    @model_validator(mode="after")
+    def _check_context(self) -> "ModelSettings":
+        if self.context_pooling == "attention" and self.context not in ("localized", "full"):
+            raise ValueError(f"context_pooling attention pools the words of a context: it needs context "
+                             f"localized or full, not {self.context}")
+        return self
 
 
 class InferenceSettings(BaseModel):
