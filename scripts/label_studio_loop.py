@@ -136,7 +136,7 @@ def main() -> None:
             row = {"round": k, "annotated_tasks": n, "wall_s": round(wall, 1), "stage": status["stage"],
                    "version": status.get("version"), "serving": serving, "score": status.get("score"),
                    "train_records": status.get("train_records"), "held_out_records": status.get("held_out_records"),
-                   "test": test_scores(model_dir, test, args.out / f"eval_round{k}")}
+                   "error": status.get("error"), "test": test_scores(model_dir, test, args.out / f"eval_round{k}")}
             figures["rounds"].append(row)
             print(json.dumps(row), flush=True)
     (args.out / "loop.json").write_text(json.dumps(figures, indent=2))
