@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from spert.infer.extractor import SpERT
 from spert.data.records import Prediction
@@ -252,3 +253,34 @@ def test_lone_surrogates_are_a_clear_error(model, item, field):
     with pytest.raises(DataError) as e:
         model.predict([item])
     assert f"field '{field}'" in str(e.value) and "lone surrogate" in str(e.value)
+
+
+def test_bf16_precision_runs_the_model_in_bf16_and_stays_close(model_dir, model, tmp_path):
+    """precision="bf16": the encoder's matrix products run in bf16 under autocast (seen by hooks on its linear
+    layers; autocast keeps layer norms in float32), probabilities come out in float32 and close to fp32's;
+    an ONNX directory or an unknown precision is refused by name."""
+    from spert.errors import CheckpointError
+
+    fast = SpERT.load(model_dir, precision="bf16")
+    seen = []
+    for layer in fast.module.encoder.modules():
+        if isinstance(layer, torch.nn.Linear):
+            layer.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    texts = [TEXT, "Ada Lovelace was born in London."]
+    ref, got = model.predict(texts), fast.predict(texts)
+    assert seen and set(seen) == {torch.bfloat16} and model.module.precision == "fp32"
+    for a, b in zip(ref, got):
+        check_offsets(b)
+        scores = {(e.start, e.end, e.type): e.score for e in a.entities}
+        shared = [e for e in b.entities if (e.start, e.end, e.type) in scores]
+        assert len(shared) >= 0.8 * max(len(a.entities), 1)  # bf16's 8 bits of mantissa move a few near 0.5
+        assert all(abs(e.score - scores[(e.start, e.end, e.type)]) < 0.05 for e in shared)
+    with pytest.raises(CheckpointError, match="unknown precision 'fp8'"):
+        SpERT.load(model_dir, precision="fp8")
+
+
+def test_bf16_is_refused_for_an_onnx_export(tiny_onnx_dirs):
+    from spert.errors import CheckpointError
+
+    with pytest.raises(CheckpointError, match="ONNX Runtime's own precision"):
+        SpERT.load(next(iter(tiny_onnx_dirs.values())), precision="bf16")

@@ -230,3 +230,23 @@ def test_reader_errors_name_file_and_line(tmp_path):
     assert e.value.line == 2 and str(src) in str(e.value)
     with pytest.raises(DataError, match="file not found"):
         next(read_inputs(str(tmp_path / "missing.txt"), "text"))
+
+
+def test_precision_flag_reaches_the_model(model_dir, tmp_path, monkeypatch):
+    """spert predict --precision bf16 loads the model for bf16 autocast; --ray refuses it by name."""
+    src, out = tmp_path / "in.txt", tmp_path / "out.jsonl"
+    src.write_text(LINES[0] + "\n", encoding="utf-8")
+    loaded = []
+    real = SpERT.load
+
+    def spy(path, **kw):
+        loaded.append(kw.get("precision"))
+        return real(path, **kw)
+
+    monkeypatch.setattr(SpERT, "load", staticmethod(spy))
+    assert run_cli(monkeypatch, "predict", "-m", str(model_dir), str(src), "-o", str(out), "-q",
+                   "--precision", "bf16") == 0
+    assert loaded == ["bf16"]
+    check_record(json.loads(out.read_text(encoding="utf-8").splitlines()[0]))
+    assert run_cli(monkeypatch, "predict", "-m", str(model_dir), str(src), "--ray", "local", "--precision",
+                   "bf16") == 2

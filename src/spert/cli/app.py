@@ -37,6 +37,9 @@ THRESHOLD: Optional[float] = typer.Option(None, "--rel-filter-threshold", min=0,
 BACKEND: Optional[str] = typer.Option(None, "--backend",
                                       help="torch or onnx (a directory written by spert export onnx; needs the "
                                            "onnx extra); default: what the model directory holds")
+PRECISION: str = typer.Option("fp32", "--precision",
+                              help="fp32, or bf16: predict under bf16 autocast (a GPU's speed-up; PyTorch models "
+                                   "only; slower on a CPU without bf16 instructions)")
 NO_OVERLAP = typer.Option(False, "--no-overlap", help="ADE setting: drop relations between overlapping entities, and "
                           "entities overlapping another unless a relation that stays needs them (scores follow "
                           "the reference: such an entity leaves NER, its relation counts)")

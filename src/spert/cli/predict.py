@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from spert.cli.app import BACKEND, BATCH_SIZE, MODEL_DIR, NO_OVERLAP, QUIET, THRESHOLD, VERBOSE, app, setup_logging
+from spert.cli.app import (BACKEND, BATCH_SIZE, MODEL_DIR, NO_OVERLAP, PRECISION, QUIET, THRESHOLD, VERBOSE, app,
+                           setup_logging)
 
 # shared by spert predict, spert serve and spert data import (spert.data.text.text_pipeline reads it)
 LANGUAGE = typer.Option(None, "--language",
@@ -28,7 +29,7 @@ LANGUAGE = typer.Option(None, "--language",
                     "An output file appears only when the run succeeds, never half-written.")
 def predict(input: str = typer.Argument(..., metavar="INPUT",
                                         help="text file (one document per line), .jsonl, .json, or - for stdin"),
-            model: Path = MODEL_DIR, backend: Optional[str] = BACKEND,
+            model: Path = MODEL_DIR, backend: Optional[str] = BACKEND, precision: str = PRECISION,
             output: Optional[str] = typer.Option(None, "--output", "-o",
                                                  help="output: .jsonl (JSON Lines) or .json (SpERT JSON); "
                                                       "default: JSON Lines on stdout"),
@@ -73,6 +74,8 @@ def predict(input: str = typer.Argument(..., metavar="INPUT",
         from spert.errors import SpertError
         from spert.infer.ray import RaySettings, predict_on_ray
 
+        if precision != "fp32":
+            raise SpertError("--precision is not available with --ray (its actors predict in fp32)")
         if export_format is not None:
             raise SpertError("--format (pre-annotations) is not available with --ray; predict JSON Lines with "
                              "--ray, then convert: spert predict OUT.jsonl --format ... reads predictions back")
@@ -84,7 +87,7 @@ def predict(input: str = typer.Argument(..., metavar="INPUT",
         _report(summary, output)
         return
     set_cpu_threads()
-    extractor = SpERT.load(model, spacy_model=spacy_model, backend=backend)
+    extractor = SpERT.load(model, spacy_model=spacy_model, backend=backend, precision=precision)
     try:
         summary = run_predict(extractor, input, output, in_format=input_format, out_format=output_format,
                               chunk_size=chunk_size, batch_size=batch_size, rel_filter_threshold=threshold,

@@ -8,7 +8,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from spert.cli.app import BACKEND, BATCH_SIZE, MODEL_DIR, VERBOSE, app, setup_logging
+from spert.cli.app import BACKEND, BATCH_SIZE, MODEL_DIR, PRECISION, VERBOSE, app, setup_logging
 from spert.cli.predict import LANGUAGE
 
 _API_KEY_ENV = "SPERT_API_KEY"  # the same name as spert.serve.settings.API_KEY_ENV (not imported: startup speed)
@@ -53,7 +53,7 @@ def serve(model: Path = MODEL_DIR,
           threads: Optional[int] = typer.Option(None, "--threads", min=1,
                                                 help="PyTorch threads per worker (default: cores / workers)"),
           device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
-          backend: Optional[str] = BACKEND,
+          backend: Optional[str] = BACKEND, precision: str = PRECISION,
           language: Optional[str] = LANGUAGE,
           spacy_model: Optional[str] = typer.Option(None, "--spacy-model",
                                                     help="installed spaCy pipeline for words and sentences "
@@ -101,6 +101,8 @@ def serve(model: Path = MODEL_DIR,
         load_options["spacy_model"] = spacy_model
     if backend is not None:
         load_options["backend"] = backend
+    if precision != "fp32":
+        load_options["precision"] = precision
     ls_settings = _label_studio_settings(model, ls_url, ls_project, versions_dir, ls_basic_auth,
                                          {"held_out": held_out, "train_every": train_every,
                                           "train_config": train_config, "max_entities": ls_max_entities,

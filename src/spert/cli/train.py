@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from spert.cli.app import (BACKEND, BATCH_SIZE, MODEL_DIR, NO_OVERLAP, QUIET, SEEDS, THRESHOLD, VERBOSE, app,
+from spert.cli.app import (BACKEND, BATCH_SIZE, MODEL_DIR, NO_OVERLAP, PRECISION, QUIET, SEEDS, THRESHOLD, VERBOSE, app,
                            finish_experiment, setup_logging)
 
 
@@ -46,7 +46,7 @@ def train(ctx: typer.Context,
 
 
 @app.command()
-def evaluate(model: Path = MODEL_DIR, backend: Optional[str] = BACKEND,
+def evaluate(model: Path = MODEL_DIR, backend: Optional[str] = BACKEND, precision: str = PRECISION,
              data: Path = typer.Option(..., "--data", "-d", help="gold data (SpERT JSON or .jsonl)"),
              types: Optional[Path] = typer.Option(None, "--types", help="types file (default: the model's types)"),
              output: Path = typer.Option(..., "--output", "-o", help="directory for metrics.json and predictions.json"),
@@ -61,7 +61,7 @@ def evaluate(model: Path = MODEL_DIR, backend: Optional[str] = BACKEND,
     setup_logging(verbose)
     set_cpu_threads()
     result = evaluate_directory(model, data, output, types=types, backend=backend, batch_size=batch_size,
-                                threshold=threshold, no_overlap=no_overlap,
+                                threshold=threshold, no_overlap=no_overlap, precision=precision,  # type: ignore[arg-type]
                                 progress=None if quiet else (lambda total: tqdm(total=total, desc="predict",
                                                                                 unit="sent")))
     typer.echo(result.metrics.format())

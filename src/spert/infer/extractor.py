@@ -71,13 +71,14 @@ class SpERT:
 
     @classmethod
     def load(cls, path: str | Path, *, device: str = "cpu", spacy_model: str | None = None,
-             backend: Backend | None = None, language: str | None = None) -> "SpERT":
+             backend: Backend | None = None, language: str | None = None, precision: str = "fp32") -> "SpERT":
         """Load a model directory (``spert train`` output, ``spert convert`` result, or a ``spert export
         onnx`` directory). ``backend`` ("torch" or "onnx") insists on one; by default, what the
         directory holds. With "onnx" the encoder runs in ONNX Runtime, the heads and decoding in PyTorch.
         ``language`` (a spaCy language code such as ``"de"``, or an installed pipeline's name) says how
-        raw text is split into words and sentences (:func:`spert.data.text.text_pipeline`; default English)."""
-        module, tokenizer, settings = load_model(path, device, backend)
+        raw text is split into words and sentences (:func:`spert.data.text.text_pipeline`; default English).
+        ``precision="bf16"`` predicts under bf16 autocast (a GPU's speed-up; PyTorch models only)."""
+        module, tokenizer, settings = load_model(path, device, backend, precision)  # type: ignore[arg-type]
         return cls(module, tokenizer, settings, spacy_model=spacy_model, language=language)
 
     @property

@@ -28,7 +28,7 @@ from transformers import AutoConfig
 from spert.atomic import atomic_directory
 from spert.errors import CheckpointError
 from spert.model.encoding import load_tokenizer
-from spert.model.network import SpERTModel, encoder_from_config, load_encoder
+from spert.model.network import PRECISIONS, Precision, SpERTModel, encoder_from_config, load_encoder
 from spert.model.onnx import OnnxEncoder, OnnxRecord
 from spert.model.settings import InferenceSettings, ModelSettings
 from spert.data.schema import TypeSchema
@@ -98,19 +98,25 @@ def stored_backend(meta: dict[str, Any], path: Path) -> OnnxRecord | None:
     return OnnxRecord.from_json(record, path / META)
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu",
-               backend: Backend | None = None) -> tuple[SpERTModel, Any, InferenceSettings]:
+def load_model(path: str | Path, device: str | torch.device = "cpu", backend: Backend | None = None,
+               precision: Precision = "fp32") -> tuple[SpERTModel, Any, InferenceSettings]:
     """(model, tokenizer, inference settings) from a model directory; nothing is downloaded.
 
     ``backend``: ``"torch"`` or ``"onnx"`` to insist on one (an error names the mismatch and
-    how to fix it); ``None`` loads what the directory holds.
+    how to fix it); ``None`` loads what the directory holds. ``precision``: ``"bf16"`` predicts
+    under bf16 autocast (PyTorch models only; on a CPU without bf16 instructions it is slower).
     """
     path = Path(path)
     meta = read_meta(path)
     if backend is not None and backend not in BACKENDS:
         raise CheckpointError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if precision not in PRECISIONS:
+        raise CheckpointError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     onnx_record = stored_backend(meta, path)
     held = "torch" if onnx_record is None else "onnx"
+    if precision != "fp32" and held == "onnx":
+        raise CheckpointError(f"{path}: an ONNX export runs in ONNX Runtime's own precision; precision {precision} "
+                              f"is for the PyTorch model directory it was exported from")
     if backend is not None and backend != held:
         hint = (f"export it first: spert export onnx --model {path} --output DIR" if backend == "onnx"
                 else "load the PyTorch model directory it was exported from")
@@ -129,6 +135,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
     model = SpERTModel(settings, schema, encoder)
     load_weights(model, path)
     model.to(device).eval()
+    model.precision = precision
     return model, load_tokenizer(str(path)), inference
 
 

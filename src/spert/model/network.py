@@ -84,6 +84,8 @@ def _drop_pooler(encoder) -> None:
 
 
 PoolingImpl = Literal["lean", "naive"]
+Precision = Literal["fp32", "bf16"]
+PRECISIONS = ("fp32", "bf16")
 
 
 class SpERTModel(nn.Module):
@@ -96,6 +98,9 @@ class SpERTModel(nn.Module):
         super().__init__()
         self.settings, self.schema = settings, schema
         self.pooling_impl, self.pack_training = pooling_impl, pack_training  # see _should_pack
+        # inference's arithmetic: bf16 runs predict and score under torch.autocast (not stored with the model;
+        # training's mixed precision is Accelerate's, TrainConfig.mixed_precision)
+        self.precision: Precision = "fp32"
         self.encoder = encoder
         H, D = encoder.config.hidden_size, settings.width_dim
         context_dim = 0 if settings.context == "none" else H
@@ -259,16 +264,21 @@ class SpERTModel(nn.Module):
 
     # -- inference -----------------------------------------------------------------
 
+    def _autocast(self, batch: Batch):
+        """bf16 autocast for inference when ``precision`` says so (probabilities are taken in float32)."""
+        return torch.autocast(batch.input_ids.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
+
     @torch.inference_mode()
     def predict(self, batch: Batch, max_pairs: int = 4096) -> RawPrediction:
         """Classify every candidate span, then every ordered pair of kept spans per document."""
-        cls, pooler, context = self.encode(batch)
-        pooled, width, entity_logits = self.classify_spans(cls, pooler, batch)
-        probs = entity_logits.float().softmax(-1)  # (S, C)
-        score, klass = probs.max(-1)
-        kept = (klass != 0).nonzero().squeeze(-1)  # (E,), grouped by document
-        head, tail = ordered_pairs(batch.span_doc[kept], len(batch.num_words))  # (P,) indices into kept
-        rel_probs = self._pair_probs(cls, context, batch, pooled[kept], width[kept], head, tail, kept, max_pairs)
+        with self._autocast(batch):
+            cls, pooler, context = self.encode(batch)
+            pooled, width, entity_logits = self.classify_spans(cls, pooler, batch)
+            probs = entity_logits.float().softmax(-1)  # (S, C)
+            score, klass = probs.max(-1)
+            kept = (klass != 0).nonzero().squeeze(-1)  # (E,), grouped by document
+            head, tail = ordered_pairs(batch.span_doc[kept], len(batch.num_words))  # (P,) indices into kept
+            rel_probs = self._pair_probs(cls, context, batch, pooled[kept], width[kept], head, tail, kept, max_pairs)
         return RawPrediction(kept, klass[kept], score[kept], kept[head], kept[tail], rel_probs)
 
     def _pair_probs(self, cls, pooler, batch: Batch, pooled, width, head, tail, span_pos, max_pairs: int):
@@ -288,10 +298,11 @@ class SpERTModel(nn.Module):
         The caller chooses the spans and pairs: given entities (relations only) and long
         sentences scored window by window (see ``windows.py``).
         """
-        cls, pooler, context = self.encode(batch)
-        pooled, width, entity_logits = self.classify_spans(cls, pooler, batch)
-        rel_probs = self._pair_probs(cls, context, batch, pooled, width, batch.pair_head, batch.pair_tail, None,
-                                     max_pairs)
+        with self._autocast(batch):
+            cls, pooler, context = self.encode(batch)
+            pooled, width, entity_logits = self.classify_spans(cls, pooler, batch)
+            rel_probs = self._pair_probs(cls, context, batch, pooled, width, batch.pair_head, batch.pair_tail, None,
+                                         max_pairs)
         return entity_logits.float().softmax(-1), rel_probs
 
 

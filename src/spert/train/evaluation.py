@@ -24,6 +24,7 @@ from spert.eval.report import Report, build_report, lowest_threshold, read_run, 
 from spert.infer.results import DocPrediction
 from spert.infer.runner import predict_documents
 from spert.model.checkpoint import Backend, load_model
+from spert.model.network import Precision
 from spert.model.encoding import Encoding
 from spert.model.settings import InferenceSettings
 
@@ -68,10 +69,11 @@ def write_evaluation(out_dir: Path, metrics: dict[str, Any], predictions: Iterab
 
 def evaluate_directory(model_dir: Path, data: Path, output: Path, *, types: Path | None = None,
                        backend: Backend | None = None, batch_size: int = 8, threshold: float | None = None,
-                       no_overlap: bool = False, progress: Progress | None = None) -> Evaluation:
+                       no_overlap: bool = False, progress: Progress | None = None,
+                       precision: Precision = "fp32") -> Evaluation:
     """``spert evaluate``: a model directory on gold data (read with the model's types; ``types``, if
     given, must be the same), at ``threshold`` or the model's own; writes the results to ``output``."""
-    net, tokenizer, inference = load_model(model_dir, backend=backend)
+    net, tokenizer, inference = load_model(model_dir, backend=backend, precision=precision)
     if types is not None and load_types(types).to_json() != net.schema.to_json():
         raise SpertError(f"{types}: these types differ from the model's ({model_dir}/spert.json); "
                          "evaluate with the types the model was trained on")
