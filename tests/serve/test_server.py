@@ -172,7 +172,7 @@ def test_training_rounds_on_the_page_in_chromium(model_dir, tmp_path):
                 page = browser.new_page()
                 page.goto(server.url)
                 rounds = page.locator("#training-rounds li")
-                page.wait_for_function("document.getElementById('training-serving').textContent !== ''")
+                page.locator("#training-serving", has_text="Serving").wait_for()  # no eval: the page's CSP forbids it
                 assert page.locator("#training-serving").inner_text() == "Serving spert-base"  # the real endpoint
                 assert rounds.inner_text() == "No training round yet."
                 served: list[int] = []
