@@ -52,7 +52,8 @@ def table(groups: list[tuple[str, list[Path]]]) -> str:
     for label, runs in groups:
         figures = [scores(r) for r in runs]
         for run, f in zip(runs, figures):
-            lines.append(f"| {label}: {run.name} | " + " | ".join(f"{x:.2f}" for x in f) + " |")
+            name = f"{run.parent.name}/{run.name}" if run.name.startswith("seed_") else run.name  # spert cv's layout
+            lines.append(f"| {label}: {name} | " + " | ".join(f"{x:.2f}" for x in f) + " |")
         columns = list(zip(*figures))
         lines.append(f"| **{label}, mean (std)** | " + " | ".join(spread(list(c)) for c in columns) + " |")
     return "\n".join(lines)
