@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
+from pydantic import ValidationError
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig
 
@@ -126,6 +127,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", backend: Ba
         schema = TypeSchema.from_json(meta["types"], path / META)
         inference = InferenceSettings(**meta.get("inference", {}))
         config = AutoConfig.from_pretrained(path)
+    except ValidationError as e:
+        raise CheckpointError(f"{path / META}: {_settings_problem(e)}") from None
     except (KeyError, ValueError, OSError) as e:
         raise CheckpointError(f"{path}: cannot rebuild the model: {str(e).splitlines()[0]}") from None
     if onnx_record is None:
@@ -137,6 +140,25 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", backend: Ba
     model.to(device).eval()
     model.precision = precision
     return model, load_tokenizer(str(path)), inference
+
+
+def _settings_problem(e: ValidationError) -> str:
+    """What is wrong with a model directory's settings; a setting this spert does not know means a newer one wrote it."""
+    err = e.errors()[0]
+    key = ".".join(str(x) for x in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return (f"setting '{key}' is unknown to this spert ({_version()}): the model was written by a newer "
+                f"version; upgrade spert to load it")
+    return f"setting '{key}': {err['msg']}"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("spert")
+    except PackageNotFoundError:
+        return "version unknown"
 
 
 def load_weights(model: SpERTModel, path: Path) -> None:

@@ -1,0 +1,30 @@
+"""Model directories that cannot be rebuilt say which setting is wrong, and a newer spert's setting says so."""
+
+import json
+import shutil
+
+import pytest
+
+from spert.errors import CheckpointError
+from spert.model.checkpoint import load_model
+
+
+def _edited(tiny_model_dir, tmp_path, **model_settings):
+    path = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, path)
+    meta = json.loads((path / "spert.json").read_text())
+    meta["model"].update(model_settings)
+    (path / "spert.json").write_text(json.dumps(meta))
+    return path
+
+
+def test_a_setting_from_a_newer_spert_is_named(tiny_model_dir, tmp_path):
+    path = _edited(tiny_model_dir, tmp_path, span_router="learned")
+    with pytest.raises(CheckpointError, match=r"spert.json: setting 'span_router' is unknown to this spert .*newer"):
+        load_model(path)
+
+
+def test_a_bad_setting_value_is_named(tiny_model_dir, tmp_path):
+    path = _edited(tiny_model_dir, tmp_path, max_span_size=0)
+    with pytest.raises(CheckpointError, match=r"spert.json: setting 'max_span_size': Input should be greater"):
+        load_model(path)
