@@ -39,3 +39,13 @@ def set_cpu_threads() -> None:
 
     if "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(max(1, os.cpu_count() or 1))
+
+
+def package_version() -> str:
+    """The installed spert's version ("unknown" when run from a source tree that is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("spert")
+    except PackageNotFoundError:
+        return "unknown"

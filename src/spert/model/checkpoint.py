@@ -32,6 +32,7 @@ from spert.model.encoding import load_tokenizer
 from spert.model.network import PRECISIONS, Precision, SpERTModel, encoder_from_config, load_encoder
 from spert.model.onnx import OnnxEncoder, OnnxRecord
 from spert.model.settings import InferenceSettings, ModelSettings
+from spert.runtime import package_version
 from spert.data.schema import TypeSchema
 
 FORMAT_VERSION = 1
@@ -147,18 +148,9 @@ def _settings_problem(e: ValidationError) -> str:
     err = e.errors()[0]
     key = ".".join(str(x) for x in err["loc"])
     if err["type"] == "extra_forbidden":
-        return (f"setting '{key}' is unknown to this spert ({_version()}): the model was written by a newer "
+        return (f"setting '{key}' is unknown to this spert ({package_version()}): the model was written by a newer "
                 f"version; upgrade spert to load it")
     return f"setting '{key}': {err['msg']}"
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("spert")
-    except PackageNotFoundError:
-        return "version unknown"
 
 
 def load_weights(model: SpERTModel, path: Path) -> None:

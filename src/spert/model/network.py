@@ -16,7 +16,7 @@ import logging
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Literal
+from typing import Iterator, Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -85,7 +85,7 @@ def _drop_pooler(encoder) -> None:
 
 PoolingImpl = Literal["lean", "naive"]
 Precision = Literal["fp32", "bf16"]
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
 class SpERTModel(nn.Module):

@@ -23,7 +23,6 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from spert.errors import ConfigError
 from spert.infer.extractor import SpERT
 from spert.model.checkpoint import FORMAT_VERSION, read_meta
+from spert.runtime import package_version
 from spert.serve.batcher import MicroBatcher
 from spert.serve.ml_backend import LabelStudioBackend, ml_backend_router, training_page_router
 from spert.serve.protocol import ClientError
@@ -49,18 +49,11 @@ log = logging.getLogger(__name__)
 WARMUP_TEXT = "Ada Lovelace was born in London."
 
 
-def _package_version() -> str:
-    try:
-        return version("spert")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 def create_app(settings: ServeSettings, extractor: SpERT | None = None) -> FastAPI:
     """The application; it loads the model from ``settings.model`` at startup unless ``extractor`` is given."""
     state = ServeState(settings, extractor)
     backend = _label_studio(state, settings)
-    app = FastAPI(title="spert", version=_package_version(), lifespan=_lifespan(state, backend),
+    app = FastAPI(title="spert", version=package_version(), lifespan=_lifespan(state, backend),
                   description="Span-based joint entity and relation extraction (SpERT) over HTTP. "
                               "Errors are JSON objects naming the field and the limit.")
     app.state.spert = state
@@ -132,7 +125,7 @@ def _model_info(extractor: SpERT, settings: ServeSettings) -> dict[str, Any]:
     return {"entity_types": extractor.entity_types, "relation_types": extractor.relation_types,
             "encoder": meta["model"].get("encoder"), "model_settings": meta["model"],
             "inference": extractor.settings.model_dump(), "format_version": FORMAT_VERSION,
-            "spert_version": _package_version(), "max_subwords": extractor.max_length,
+            "spert_version": package_version(), "max_subwords": extractor.max_length,
             "limits": {"max_body_bytes": settings.max_body_bytes, "max_chars": settings.max_chars,
                        "max_texts": settings.max_texts, "max_entities": settings.max_entities,
                        "timeout_s": settings.timeout_s},
