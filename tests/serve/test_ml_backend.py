@@ -187,6 +187,8 @@ def test_types_the_project_lacks_are_left_out(client, caplog):
 
 def test_predictions_are_capped_to_the_best_entities_and_relations_between_them():
     from spert.data.records import PredictedEntity, PredictedRelation, Prediction
+    from dataclasses import replace
+
     from spert.serve.ml_backend import ls_prediction
 
     words = "a b c d e".split()
@@ -197,15 +199,23 @@ def test_predictions_are_capped_to_the_best_entities_and_relations_between_them(
                    ((0, 5),), ents, rels)
     config = parse_label_config(LABEL_CONFIG)
     mapping = type_mapping(config, list(CONLL04_TYPES["entities"]), list(CONLL04_TYPES["relations"]))
-    out = ls_prediction(p, config, mapping, "spert-base", max_entities=3, max_relations=2)
+    out, cut = ls_prediction(p, config, mapping, "spert-base", max_entities=3, max_relations=2)
+    assert cut
     regions = [x for x in out["result"] if x["type"] == "labels"]
     assert [x["value"]["text"] for x in regions] == ["b", "d", "e"]  # the best three (0.9 ties: the earlier), in order
     ids = {x["value"]["text"]: x["id"] for x in regions}
     relations = [(x["from_id"], x["to_id"]) for x in out["result"] if x["type"] == "relation"]
     # (a, b) lost its head; of the three left the best two, in their order
     assert relations == [(ids["d"], ids["e"]), (ids["e"], ids["b"])]
-    uncapped = ls_prediction(p, config, mapping, "spert-base")
-    assert len(uncapped["result"]) == len(ents) + len(rels)
+    uncapped, cut = ls_prediction(p, config, mapping, "spert-base")
+    assert len(uncapped["result"]) == len(ents) + len(rels) and not cut
+    # what the project has no type for is left out, not cut: it does not count against the caps
+    other = replace(p, entities=[*ents, PredictedEntity("Drug", 0, 1, 0, 1, "a", 0.99)])
+    out, cut = ls_prediction(other, config, mapping, "spert-base", max_entities=5, max_relations=4)
+    assert len([x for x in out["result"] if x["type"] == "labels"]) == 5 and not cut
+    # a relation over the cap is a cut too
+    _, cut = ls_prediction(p, config, mapping, "spert-base", max_entities=5, max_relations=3)
+    assert cut
 
 
 @pytest.mark.parametrize("body, status, code, field", [

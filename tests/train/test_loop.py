@@ -238,6 +238,24 @@ def test_init_model_starts_from_a_trained_models_encoder_and_heads(tmp_path, tin
         train(_cfg(tmp_path, other, init_model=str(tiny_model_dir), **kw), show_progress=False)
 
 
+def test_init_model_is_refused_by_its_setting_name_before_the_encoder_is_read(tmp_path, tiny_encoder_dir,
+                                                                               monkeypatch):
+    """A directory that is no model is named with the setting, and nothing has loaded encoder weights yet."""
+    import spert.model.checkpoint as checkpoint
+    from spert.errors import CheckpointError
+
+    def no_weights(*args, **kwargs):
+        raise AssertionError("the encoder's weights were read before init_model was checked")
+
+    monkeypatch.setattr(checkpoint, "load_encoder", no_weights)
+    (tmp_path / "not_a_model").mkdir()
+    kw = dict(max_train_docs=4, epochs=1, eval_every=0, valid_path=None, test_path=None)
+    with pytest.raises(CheckpointError, match=r"^init_model: .*not_a_model: no spert.json; not a spert model"):
+        train(_cfg(tmp_path, tiny_encoder_dir, init_model=str(tmp_path / "not_a_model"), **kw), show_progress=False)
+    with pytest.raises(CheckpointError, match=r"^init_model: .*nowhere: not a model directory"):
+        train(_cfg(tmp_path, tiny_encoder_dir, init_model=str(tmp_path / "nowhere"), **kw), show_progress=False)
+
+
 def test_attention_context_trains_saves_and_reloads(tmp_path, tiny_encoder_dir):
     """context_pooling attention end to end: its scorer is trained, saved, and predicts the same after reload."""
     from spert.infer.runner import predict_documents

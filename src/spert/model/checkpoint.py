@@ -173,25 +173,28 @@ def load_weights(model: SpERTModel, path: Path) -> None:
 _SAME_ENCODER = ("model_type", "vocab_size", "hidden_size", "num_hidden_layers", "max_position_embeddings")
 
 
-def init_from_model(model: SpERTModel, path: str | Path) -> None:
-    """Start ``model`` (freshly built for a training run) from a trained model directory's weights:
-    its encoder and its heads. The directory's types must be the run's, and its encoder of the same
-    kind and size as the run's (the same tokenizer's ids); an error names what differs."""
+def check_start_model(path: str | Path, schema: TypeSchema, encoder_config: Any) -> None:
+    """Refuse a model directory a run cannot start from (``init_model``), before any weights are
+    read: it must be a PyTorch model directory with the run's types, and its encoder of the same
+    kind and size as the run's (the same tokenizer's ids). The error names what differs."""
     path = Path(path)
-    meta = read_meta(path)
+    try:
+        meta = read_meta(path)
+    except CheckpointError as e:
+        raise CheckpointError(f"init_model: {e}") from None
     if stored_backend(meta, path) is not None:
-        raise CheckpointError(f"{path}: an ONNX export; start from the PyTorch model directory it was exported from")
+        raise CheckpointError(f"init_model: {path}: an ONNX export; start from the PyTorch model directory it was "
+                              f"exported from")
     theirs = TypeSchema.from_json(meta["types"], path / META).to_json()
-    if theirs != model.schema.to_json():
-        raise CheckpointError(f"{path}: its types ({_types(theirs)}) are not the types file's "
-                              f"({_types(model.schema.to_json())}); a run starts from a model of the same types")
+    if theirs != schema.to_json():
+        raise CheckpointError(f"init_model: {path}: its types ({_types(theirs)}) are not the types file's "
+                              f"({_types(schema.to_json())}); a run starts from a model of the same types")
     config = AutoConfig.from_pretrained(path).to_dict()
-    ours = model.encoder.config.to_dict()
+    ours = encoder_config.to_dict()
     differ = [f"{k} {config.get(k)!r} against {ours.get(k)!r}" for k in _SAME_ENCODER if config.get(k) != ours.get(k)]
     if differ:
-        raise CheckpointError(f"{path}: its encoder is not the run's encoder ({'; '.join(differ)}); set the run's "
-                              f"encoder to the one the model was trained from")
-    load_weights(model, path)
+        raise CheckpointError(f"init_model: {path}: its encoder is not the run's encoder ({'; '.join(differ)}); set "
+                              f"the run's encoder to the one the model was trained from")
 
 
 def _types(schema: dict[str, Any]) -> str:

@@ -228,8 +228,9 @@ class LabelStudioBackend:
                   for i in range(0, len(inputs), step)]
         preds = [p for chunk in await asyncio.gather(*chunks) for p in chunk]
         caps = self.settings.max_entities, self.settings.max_relations
-        results = [ls_prediction(p, config, mapping, version, *caps) for p in preds]
-        capped = sum(len(p.entities) > caps[0] or len(p.relations) > caps[1] for p in preds)
+        shown = [ls_prediction(p, config, mapping, version, *caps) for p in preds]
+        results = [prediction for prediction, _ in shown]
+        capped = sum(cut for _, cut in shown)
         if capped:
             log.info("project %d: %d of %d tasks' predictions cut to the best %d entities and %d relations "
                      "(--label-studio-max-entities, --label-studio-max-relations)", project, capped, len(preds), *caps)
@@ -264,12 +265,12 @@ _PRIVATE = ("job_dir", "text_key", "candidate", "current")  # paths, and metrics
 
 
 def ls_prediction(p: Prediction, config: LabelConfig, mapping: TypeMapping, version: str,
-                  max_entities: int = 100, max_relations: int = 100) -> dict[str, Any]:
+                  max_entities: int = 100, max_relations: int = 100) -> tuple[dict[str, Any], bool]:
     """One task's prediction in Label Studio's format, of the types the project has: at most
     ``max_entities`` entities and ``max_relations`` relations between them, the highest-scoring
-    (in the text's order)."""
-    kept = _best([i for i, e in enumerate(p.entities) if e.type in mapping.entity_types],
-                 [e.score for e in p.entities], max_entities)
+    (in the text's order); and whether the caps cut anything of those types."""
+    eligible = [i for i, e in enumerate(p.entities) if e.type in mapping.entity_types]
+    kept = _best(eligible, [e.score for e in p.entities], max_entities)
     index = {old: new for new, old in enumerate(kept)}
     candidates = [j for j, r in enumerate(p.relations)
                   if r.type in mapping.relation_types and r.head in index and r.tail in index]
@@ -278,7 +279,7 @@ def ls_prediction(p: Prediction, config: LabelConfig, mapping: TypeMapping, vers
     shown = replace(p, entities=[p.entities[i] for i in kept], relations=relations)
     prediction = labelstudio_task(shown, version, config.from_name, config.to_name)["predictions"][0]
     prediction.setdefault("score", NOTHING_FOUND_SCORE)
-    return prediction
+    return prediction, len(kept) < len(eligible) or len(relations) < len(candidates)
 
 
 def _best(indices: list[int], scores: list[float | None], n: int) -> list[int]:

@@ -24,10 +24,11 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import broadcast_object_list, gather_object
 from tqdm.auto import tqdm
+from transformers import AutoConfig
 
 from spert.atomic import atomic_write_text, remove_old_copy
 from spert.model.batch import collate
-from spert.model.checkpoint import build_model, init_from_model, save_model
+from spert.model.checkpoint import build_model, check_start_model, load_weights, save_model
 from spert.train.config import TrainConfig
 from spert.data.documents import Document
 from spert.data.grouping import document_sentences, read_corpus
@@ -186,10 +187,12 @@ def set_up(cfg: TrainConfig, resume: bool) -> Run:
     schema = load_types(cfg.types_path)
     encoder_source = resolve_encoder(cfg.encoder)
     tokenizer = load_tokenizer(encoder_source)
+    if cfg.init_model is not None and not resume:  # refused before the encoder's weights are read
+        check_start_model(cfg.init_model, schema, AutoConfig.from_pretrained(encoder_source))
     torch.manual_seed(cfg.seed)  # classifier initialisation
     model = build_model(cfg.model_settings(), schema, encoder_source, pack_training=cfg.pack_sequences)
     if cfg.init_model is not None and not resume:  # a resumed run reads its own checkpoint below
-        init_from_model(model, cfg.init_model)
+        load_weights(model, cfg.init_model)
     limit = max_subwords(model.encoder.config, tokenizer)
     cw = cfg.context_words
     train_set = load_dataset(cfg.train_path, schema, tokenizer, limit, cfg.max_train_docs, cw)
