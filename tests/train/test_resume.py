@@ -36,6 +36,22 @@ def test_a_run_from_before_a_setting_ran_without_it():
     before = {k: v for k, v in _json(_cfg()).items() if k != "context_words"}  # from before document context
     assert changed_settings(before, _cfg()) == ""
     assert changed_settings(before, _cfg(context_words=50)) == "context_words (was 0, now 50)"
+    before = {k: v for k, v in _json(_cfg()).items() if k not in ("context_pooling", "init_model")}
+    assert changed_settings(before, _cfg()) == ""
+    assert changed_settings(before, _cfg(context_pooling="attention")) == "context_pooling (was 'same', now 'attention')"
+
+
+def test_every_setting_a_run_may_lack_is_given_the_value_it_ran_with():
+    """Runs from before a setting ran with what is now its default, except for the ones whose default
+    changed when they came (pack_sequences, compact_embeddings and head_init: the old behaviour)."""
+    from spert.train.config import TrainConfig
+    from spert.train.resume import _BEFORE_SETTING
+
+    assert set(_BEFORE_SETTING) <= set(TrainConfig.model_fields)
+    changed_default = {"pack_sequences", "compact_embeddings", "head_init"}
+    for key, value in _BEFORE_SETTING.items():
+        if key not in changed_default:
+            assert TrainConfig.model_fields[key].default == value, key
 
 
 def _training(model_dir, lr=1e-3):

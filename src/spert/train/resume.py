@@ -29,7 +29,8 @@ _STATE = "trainer_state.json"
 # settings that may change when resuming without changing what the run computes
 _RESUME_FREE = {"output_dir", "eval_batch_size", "log_every", "cpu"}
 # the value a setting had in runs from before it existed (their config.json lacks it)
-_BEFORE_SETTING = {"pack_sequences": False, "compact_embeddings": False, "head_init": "torch", "context_words": 0}
+_BEFORE_SETTING = {"pack_sequences": False, "compact_embeddings": False, "head_init": "torch", "context_words": 0,
+                   "context_pooling": "same", "init_model": None}
 
 
 @dataclass
