@@ -270,3 +270,30 @@ def test_attention_context_trains_saves_and_reloads(tmp_path, tiny_encoder_dir):
     docs = [d["tokens"] for d in json.loads((CONLL04 / "conll04_train.json").read_text())[:4]]
     again = predict_documents(model, tok, docs, threshold=inference.rel_filter_threshold)
     assert [p.to_json() for p in again] == json.loads((tmp_path / "run" / "predictions.json").read_text())
+
+
+def test_bf16_mixed_precision_training_runs_the_encoder_in_bf16_and_keeps_fp32_weights(tmp_path, tiny_encoder_dir,
+                                                                                       monkeypatch):
+    """mixed_precision bf16 (Accelerate's autocast, on the CPU too): the encoder's linear layers compute in
+    bf16 during the training steps, the weights stay float32 and finite, and the model saved reloads."""
+    import spert.train.loop as loop
+
+    seen = []
+    build = loop.build_model
+
+    def build_and_watch(*args, **kwargs):
+        model = build(*args, **kwargs)
+        model.encoder.encoder.layer[0].attention.self.query.register_forward_hook(
+            lambda mod, inp, out: seen.append((mod.training, out.dtype)))
+        return model
+
+    monkeypatch.setattr(loop, "build_model", build_and_watch)
+    cfg = _cfg(tmp_path, tiny_encoder_dir, mixed_precision="bf16", epochs=1, max_train_docs=4, eval_every=0,
+               valid_path=None, test_path=None)
+    train(cfg, show_progress=False)
+    assert (True, torch.bfloat16) in seen  # training forward passes ran under bf16 autocast
+    weights = _weights(tmp_path / "run" / "model")
+    assert {w.dtype for w in weights.values()} == {torch.float32}
+    assert all(torch.isfinite(w).all() for w in weights.values())
+    model, _, _ = load_model(tmp_path / "run" / "model")
+    assert next(model.parameters()).dtype == torch.float32
