@@ -134,6 +134,25 @@ def test_attention_pooler_is_a_softmax_within_each_range():
         torch.testing.assert_close(u, v)
 
 
+def test_attention_pooler_in_groups_of_few_gathered_words_pools_the_same():
+    """Bounding the words gathered at once (here 4, so every query but the longest goes alone or in
+    pairs) changes neither values nor gradients."""
+    from spert.model.pooling import AttentionPooler
+
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(12, 5, generator=g, requires_grad=True)
+    a = torch.randn(12, generator=g, requires_grad=True)
+    left = torch.tensor([0, 2, 4, 8, 5, 3, 0, 1])
+    right = torch.tensor([12, 5, 5, 9, 5, 1, 1, 7])
+    doc = torch.zeros_like(left)
+    whole = AttentionPooler(x, a).pool(doc, left, right)
+    grouped = AttentionPooler(x, a, max_gathered=4).pool(doc, left, right)
+    torch.testing.assert_close(grouped, whole, rtol=0, atol=1e-6)
+    w = torch.randn(len(left), 5, generator=g)
+    for u, v in zip(torch.autograd.grad((grouped * w).sum(), (x, a)), torch.autograd.grad((whole * w).sum(), (x, a))):
+        torch.testing.assert_close(u, v)
+
+
 def test_attention_pooler_is_stable_for_far_apart_scores():
     from spert.model.pooling import AttentionPooler
 

@@ -152,14 +152,24 @@ class AttentionPooler:
     with the softmax taken within the range; an empty range pools to zero.
 
     Exact and stable: every query's words are gathered (M = the ranges' total length; memory
-    M x H, never Q x longest x H) and its scores shifted by their own maximum."""
+    M x H, never Q x longest x H) and its scores shifted by their own maximum. Queries are taken
+    in groups of at most ``max_gathered`` words (one longer range alone), so that a chunk of
+    thousands of pairs over long sentences does not gather them all at once."""
 
-    def __init__(self, word_states: torch.Tensor, scores: torch.Tensor) -> None:
+    def __init__(self, word_states: torch.Tensor, scores: torch.Tensor, max_gathered: int = 1 << 16) -> None:
         self.x, self.scores = word_states, scores  # (N, H), (N,)
+        self.max_gathered = max_gathered
 
     def pool(self, doc: torch.Tensor, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
-        Q, device = len(left), left.device
         n = (right - left).clamp(min=0)  # (Q,)
+        if len(left) > 1 and int(n.sum()) > self.max_gathered:
+            half = len(left) // 2
+            return torch.cat([self.pool(doc[:half], left[:half], right[:half]),
+                              self.pool(doc[half:], left[half:], right[half:])])
+        return self._pool(left, n)
+
+    def _pool(self, left: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+        Q, device = len(left), left.device
         query = torch.repeat_interleave(torch.arange(Q, device=device), n)  # (M,)
         start = torch.cumsum(n, 0) - n  # (Q,) where each query's words begin in the flat list
         word = left[query] + torch.arange(len(query), device=device) - start[query]  # (M,)
