@@ -107,6 +107,61 @@ def test_resume_gives_same_weights_as_uninterrupted(tmp_path, tiny_encoder_dir):
     assert strip(log_a) == strip(log_b)
 
 
+def test_resume_inside_an_epoch_gives_same_weights_and_log_as_uninterrupted(tmp_path, tiny_encoder_dir,
+                                                                           monkeypatch):
+    """checkpoint_every: a run killed after a checkpoint inside its second epoch goes on from that update
+    and ends with the weights and loss log of a run that was not stopped; the checkpoints themselves change
+    nothing that was trained."""
+    import spert.train.loop as loop
+    from spert.errors import SpertError
+    from spert.train.resume import last_checkpoint
+
+    kw = dict(epochs=2, eval_every=0, valid_path=None, test_path=None)  # 12 documents: 6 updates an epoch
+    train(_cfg(tmp_path / "plain", tiny_encoder_dir, **kw), show_progress=False)
+    train(_cfg(tmp_path / "a", tiny_encoder_dir, checkpoint_every=4, **kw), show_progress=False)
+
+    class Killed(Exception):
+        pass
+
+    saved = []
+    real_save = loop.save_checkpoint
+
+    def save_then_die(path, model, tokenizer, optimizer, scheduler, state, cfg):
+        real_save(path, model, tokenizer, optimizer, scheduler, state, cfg)
+        saved.append((state.epoch, state.update, state.epoch_updates))
+        if state.update == 8:
+            raise Killed
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_die)
+    part = _cfg(tmp_path / "b", tiny_encoder_dir, checkpoint_every=4, **kw)
+    with pytest.raises(Killed):
+        train(part, show_progress=False)
+    assert saved == [(0, 4, 4), (1, 6, 0), (1, 8, 2)]  # inside epoch 1, its end, inside epoch 2
+    monkeypatch.setattr(loop, "save_checkpoint", real_save)
+    state = json.loads((last_checkpoint(tmp_path / "b" / "run") / "trainer_state.json").read_text())["state"]
+    assert (state["epoch"], state["update"], state["epoch_updates"], state["group"]) == (1, 8, 2, 1)
+    meta_file = last_checkpoint(tmp_path / "b" / "run") / "trainer_state.json"
+    meta = json.loads(meta_file.read_text())
+    meta_file.write_text(json.dumps({**meta, "state": {**state, "group": 2}}))  # as if written by 2 processes
+    with pytest.raises(SpertError, match=r"written with 2 micro-batches per update .* resumed with 1; resume "
+                                         r"with the same number of processes"):
+        train(part, resume=True, show_progress=False)
+    meta_file.write_text(json.dumps(meta))
+    train(part.model_copy(update={"checkpoint_every": 0}), resume=True, show_progress=False)  # a free setting
+
+    strip = lambda s: [",".join(l.split(",")[:6]) for l in s.splitlines()]  # drop the timing column
+    a, b, plain = (_weights(tmp_path / r / "run" / "model") for r in ("a", "b", "plain"))
+    assert a.keys() == b.keys() == plain.keys()
+    assert [k for k in a if not torch.equal(a[k], b[k])] == []
+    assert strip((tmp_path / "a" / "run" / "log.csv").read_text()) == \
+        strip((tmp_path / "b" / "run" / "log.csv").read_text())
+    # checkpoints inside epochs fold the training vocabulary's embedding early: the rows training never
+    # touches may differ in rounding, nothing else
+    assert [k for k in a if not torch.equal(a[k], plain[k])] in ([], ["encoder.embeddings.word_embeddings.weight"])
+    torch.testing.assert_close(a["encoder.embeddings.word_embeddings.weight"],
+                               plain["encoder.embeddings.word_embeddings.weight"], rtol=1e-6, atol=1e-7)
+
+
 def test_entities_only_dataset_trains_and_evaluates(tmp_path, tiny_encoder_dir):
     types = tmp_path / "types.json"
     types.write_text(json.dumps({"entities": {"Loc": {}, "Org": {}, "Peop": {}, "Other": {}}}))

@@ -60,6 +60,9 @@ class TrainConfig(ModelSettings, InferenceSettings):
     early_stopping: int = Field(0, ge=0, description="stop after N evaluations without a better REL+ F1 (0: off)")
     no_overlap: bool = Field(False, description="remove overlapping entities in evaluation (ADE)")
     log_every: int = Field(20, ge=1, description="log the loss every N updates")
+    checkpoint_every: int = Field(0, ge=0, description="also write the resumable checkpoint (last/) every N "
+                                  "updates inside an epoch, for runs whose epochs are long (0: at each epoch's "
+                                  "end only); --resume goes on from the update it stopped at")
 
     @model_validator(mode="after")
     def _check(self) -> "TrainConfig":

@@ -163,10 +163,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, show_progress: bool = True,
         train_epoch(run, epoch, show_progress)
         if validation_due(run):
             validate(run, show_progress)
-        if run.main:
-            save_checkpoint(last_checkpoint(run.out), run.acc.unwrap_model(run.model), run.tokenizer,
-                            run.optimizer, run.scheduler, run.state, cfg)
-        run.acc.wait_for_everyone()
+        checkpoint(run)
         if on_epoch_end is not None:
             on_epoch_end(run.state.epoch, run.state)
     return finish(run, time.perf_counter() - t_start, show_progress)
@@ -216,11 +213,17 @@ def set_up(cfg: TrainConfig, resume: bool) -> Run:
     scheduler = linear_schedule(optimizer, total_updates, cfg.lr_warmup)
     if compact is not None:
         attach(compact, optimizer)
-    state = TrainerState()
+    state = TrainerState(group=group)
     if resume:
         state = load_checkpoint(last_checkpoint(out), model, optimizer, scheduler, cfg)
+        if state.group not in (0, group):
+            raise SpertError(f"{last_checkpoint(out)}: written with {state.group} micro-batches per update "
+                             f"(processes x grad_accumulation), resumed with {group}; resume with the same "
+                             f"number of processes")
+        state.group = group
         if acc.is_main_process:
-            log.info("resuming after epoch %d (update %d)", state.epoch, state.update)
+            inside = f", {state.epoch_updates} updates into epoch {state.epoch + 1}" if state.epoch_updates else ""
+            log.info("resuming after epoch %d (update %d%s)", state.epoch, state.update, inside)
     model, optimizer = acc.prepare(model, optimizer)
     if acc.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
@@ -238,8 +241,9 @@ def train_epoch(run: Run, epoch: int, show_progress: bool) -> None:
     world, group, device = acc.num_processes, run.group, acc.device
     model.train()
     mine = micro_batches(len(run.train_set.docs), cfg.batch_size, cfg.seed, epoch, group)[acc.process_index::world]
-    bar = tqdm(total=run.updates_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="upd",
-               disable=not (run.main and show_progress), dynamic_ncols=True)
+    mine = mine[state.epoch_updates * cfg.grad_accumulation:]  # resumed inside the epoch: what is left of it
+    bar = tqdm(total=run.updates_per_epoch, initial=state.epoch_updates, desc=f"epoch {epoch + 1}/{cfg.epochs}",
+               unit="upd", disable=not (run.main and show_progress), dynamic_ncols=True)
     loss_sum = torch.zeros(3, device=device)  # (loss, entity loss, relation loss) since the last log
     sentences, t_epoch = 0, time.perf_counter()
     for ids in mine:
@@ -264,6 +268,7 @@ def train_epoch(run: Run, epoch: int, show_progress: bool) -> None:
         if not acc.sync_gradients:
             continue
         state.update += 1
+        state.epoch_updates += 1
         bar.update(1)
         if state.update % cfg.log_every == 0 or state.update == run.total_updates:
             mean = (acc.reduce(loss_sum, "sum") / group).tolist()
@@ -274,10 +279,25 @@ def train_epoch(run: Run, epoch: int, show_progress: bool) -> None:
                                                   "entity_loss": mean[1], "rel_loss": mean[2],
                                                   "lr": run.scheduler.get_last_lr()[0], "sentences_per_s": rate})
         loss_sum.zero_()
+        if cfg.checkpoint_every and state.update % cfg.checkpoint_every == 0 \
+                and state.epoch_updates < run.updates_per_epoch:  # the epoch's end writes its own
+            checkpoint(run)
     bar.close()
-    state.epoch = epoch + 1
+    state.epoch, state.epoch_updates = epoch + 1, 0
     if run.compact is not None:
         run.compact.fold()  # the checkpoint's matrix becomes the one training goes on from
+
+
+def checkpoint(run: Run) -> None:
+    """Write the resumable checkpoint (last/), at an epoch's end or inside one. The training
+    vocabulary's embedding is folded first on every process, as at an epoch's end, so that a run
+    resumed from here starts from the matrix the run goes on with."""
+    if run.compact is not None and run.state.epoch_updates:
+        run.compact.fold()
+    if run.main:
+        save_checkpoint(last_checkpoint(run.out), run.acc.unwrap_model(run.model), run.tokenizer,
+                        run.optimizer, run.scheduler, run.state, run.cfg)
+    run.acc.wait_for_everyone()
 
 
 def validation_due(run: Run) -> bool:

@@ -27,7 +27,7 @@ LAST = "last"  # the resumable checkpoint's directory inside a run's output dire
 _STATE = "trainer_state.json"
 
 # settings that may change when resuming without changing what the run computes
-_RESUME_FREE = {"output_dir", "eval_batch_size", "log_every", "cpu"}
+_RESUME_FREE = {"output_dir", "eval_batch_size", "log_every", "cpu", "checkpoint_every"}
 # the value a setting had in runs from before it existed (their config.json lacks it)
 _BEFORE_SETTING = {"pack_sequences": False, "compact_embeddings": False, "head_init": "torch", "context_words": 0,
                    "context_pooling": "same", "init_model": None}
@@ -37,6 +37,8 @@ _BEFORE_SETTING = {"pack_sequences": False, "compact_embeddings": False, "head_i
 class TrainerState:
     epoch: int = 0  # epochs completed
     update: int = 0  # optimizer updates done
+    epoch_updates: int = 0  # of them, in the epoch under way (a checkpoint inside an epoch: checkpoint_every)
+    group: int = 0  # micro-batches per update (processes x accumulation) the run was written with; 0: unknown
     best_score: float = -1.0
     best_epoch: int = -1
     bad_evals: int = 0
