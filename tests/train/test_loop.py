@@ -330,7 +330,8 @@ def test_attention_context_trains_saves_and_reloads(tmp_path, tiny_encoder_dir):
 def test_bf16_mixed_precision_training_runs_the_encoder_in_bf16_and_keeps_fp32_weights(tmp_path, tiny_encoder_dir,
                                                                                        monkeypatch):
     """mixed_precision bf16 (Accelerate's autocast, on the CPU too): the encoder's linear layers compute in
-    bf16 during the training steps, the weights stay float32 and finite, and the model saved reloads."""
+    bf16 during the training steps, the weights stay float32 and finite, and the model saved reloads; runs
+    in one process may change it (Accelerate's state is one per process), to bf16 and back."""
     import spert.train.loop as loop
 
     seen = []
@@ -343,10 +344,15 @@ def test_bf16_mixed_precision_training_runs_the_encoder_in_bf16_and_keeps_fp32_w
         return model
 
     monkeypatch.setattr(loop, "build_model", build_and_watch)
-    cfg = _cfg(tmp_path, tiny_encoder_dir, mixed_precision="bf16", epochs=1, max_train_docs=4, eval_every=0,
-               valid_path=None, test_path=None)
-    train(cfg, show_progress=False)
+    kw = dict(epochs=1, max_train_docs=4, eval_every=0, valid_path=None, test_path=None)
+    train(_cfg(tmp_path / "fp32", tiny_encoder_dir, **kw), show_progress=False)  # a run before, in this process
+    assert seen and {dtype for _, dtype in seen} == {torch.float32}
+    seen.clear()
+    train(_cfg(tmp_path, tiny_encoder_dir, mixed_precision="bf16", **kw), show_progress=False)
     assert (True, torch.bfloat16) in seen  # training forward passes ran under bf16 autocast
+    seen.clear()
+    train(_cfg(tmp_path / "again", tiny_encoder_dir, **kw), show_progress=False)  # and back
+    assert seen and {dtype for _, dtype in seen} == {torch.float32}
     weights = _weights(tmp_path / "run" / "model")
     assert {w.dtype for w in weights.values()} == {torch.float32}
     assert all(torch.isfinite(w).all() for w in weights.values())

@@ -169,12 +169,23 @@ def train(cfg: TrainConfig, *, resume: bool = False, show_progress: bool = True,
     return finish(run, time.perf_counter() - t_start, show_progress)
 
 
+def accelerator(cfg: TrainConfig) -> Accelerator:
+    """The run's Accelerator. Accelerate keeps one state per process and refuses another mixed
+    precision after the first; a later run in the same process with another one (spert ablate,
+    the Python API) starts that state afresh, keeping the process group (its PartialState)."""
+    from accelerate.state import AcceleratorState
+
+    if AcceleratorState._shared_state.get("_mixed_precision", cfg.mixed_precision) != cfg.mixed_precision:
+        AcceleratorState._reset_state(reset_partial_state=False)  # private, but what Accelerate's tests use
+    return Accelerator(cpu=cfg.cpu, mixed_precision=cfg.mixed_precision,
+                       gradient_accumulation_steps=cfg.grad_accumulation)
+
+
 def set_up(cfg: TrainConfig, resume: bool) -> Run:
     """Data, model, optimiser and schedule; the state of the last checkpoint when resuming."""
     tune_allocator()
     set_cpu_threads()
-    acc = Accelerator(cpu=cfg.cpu, mixed_precision=cfg.mixed_precision,
-                      gradient_accumulation_steps=cfg.grad_accumulation)
+    acc = accelerator(cfg)
     out = Path(cfg.output_dir)
     if resume:
         check_can_resume(out)
