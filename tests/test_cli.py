@@ -101,3 +101,32 @@ def test_evaluate_missing_model_is_clear(tmp_path):
     res = _run("evaluate", "--model", str(tmp_path / "none"), "--data", str(CONLL04 / "conll04_test.json"),
                "--output", str(tmp_path / "o"))
     assert res.returncode == 2 and "not a model directory" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_ctrl_c_in_spert_train_writes_the_checkpoint_and_says_how_to_go_on(tmp_path, tiny_encoder_dir):
+    """A real process, a real SIGINT while it trains: exit status 130, one message naming the checkpoint and
+    --resume, no traceback; --resume then finishes the run."""
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    args = ["train", "--train_path", str(CONLL04 / "conll04_train.json"), "--types_path",
+            str(CONLL04 / "conll04_types.json"), "--encoder", str(tiny_encoder_dir), "--output_dir", str(out),
+            "--max_train_docs", "200", "--epochs", "1", "--log_every", "1", "--neg_entity_count", "10",
+            "--neg_relation_count", "10", "-q"]
+    proc = subprocess.Popen([sys.executable, "-m", "spert", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "log.csv").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert "stopped by SIGINT after update" in err and f"{out / 'last'} holds it" in err and "--resume" in err
+    state = json.loads((out / "last" / "trainer_state.json").read_text())["state"]
+    assert 0 < state["epoch_updates"] < 100 and state["epoch"] == 0
+    res = _run(*args, "--resume")
+    assert res.returncode == 0, res.stderr
+    assert (out / "model" / "model.safetensors").exists()
+    assert len((out / "log.csv").read_text().splitlines()) == 1 + 100  # every update logged once

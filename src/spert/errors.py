@@ -48,3 +48,13 @@ class CheckpointError(SpertError):
 
 class EncoderError(SpertError):
     """An encoder or tokenizer that cannot be loaded or used."""
+
+
+class TrainingStopped(SpertError):
+    """Training stopped on a signal (Ctrl-C, SIGTERM) after writing its resumable checkpoint; the
+    message says where and how to go on. ``exit_code`` is the shell's for that signal. (Not a
+    KeyboardInterrupt: Typer turns those into a silent exit.) An experiment stops with it."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

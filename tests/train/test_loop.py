@@ -162,6 +162,46 @@ def test_resume_inside_an_epoch_gives_same_weights_and_log_as_uninterrupted(tmp_
                                plain["encoder.embeddings.word_embeddings.weight"], rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("signame, at_update, where", [
+    ("SIGINT", 3, "after update 3, 3 of 6 into epoch 1"),
+    ("SIGTERM", 6, r"after epoch 1 \(update 6\)"),
+])
+def test_a_signal_stops_after_the_update_with_a_checkpoint_that_resumes(tmp_path, tiny_encoder_dir, monkeypatch,
+                                                                        signame, at_update, where):
+    """Ctrl-C or SIGTERM while training: the update under way ends, last/ is written, training stops
+    with a message saying how to go on, and --resume ends where an unstopped run does."""
+    import os
+    import signal
+
+    import spert.train.loop as loop
+    from spert.errors import TrainingStopped
+
+    kw = dict(epochs=2, eval_every=0, valid_path=None, test_path=None)
+    train(_cfg(tmp_path / "plain", tiny_encoder_dir, **kw), show_progress=False)
+    real_append = loop._append_csv
+
+    def append_then_signal(path, row):
+        real_append(path, row)
+        if path.name == "log.csv" and row["update"] == at_update:
+            os.kill(os.getpid(), getattr(signal, signame))
+
+    monkeypatch.setattr(loop, "_append_csv", append_then_signal)
+    part = _cfg(tmp_path / "b", tiny_encoder_dir, **kw)
+    with pytest.raises(TrainingStopped, match=rf"stopped by {signame} {where}; .*last holds it: run the same "
+                                              rf"command with --resume") as stopped:
+        train(part, show_progress=False)
+    assert stopped.value.exit_code == 128 + getattr(signal, signame)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers are put back
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    assert not (tmp_path / "b" / "run" / "model").exists()
+    monkeypatch.setattr(loop, "_append_csv", real_append)
+    train(part, resume=True, show_progress=False)
+    a, b = _weights(tmp_path / "plain" / "run" / "model"), _weights(tmp_path / "b" / "run" / "model")
+    emb = "encoder.embeddings.word_embeddings.weight"  # folded early inside an epoch: rounding of unused rows
+    assert [k for k in a if not torch.equal(a[k], b[k])] in ([], [emb])
+    torch.testing.assert_close(a[emb], b[emb], rtol=1e-6, atol=1e-7)
+
+
 def test_entities_only_dataset_trains_and_evaluates(tmp_path, tiny_encoder_dir):
     types = tmp_path / "types.json"
     types.write_text(json.dumps({"entities": {"Loc": {}, "Org": {}, "Peop": {}, "Other": {}}}))

@@ -13,7 +13,7 @@ import typer
 
 from spert.cli import data, experiments, export, predict, report, serve, tools, train  # noqa: F401  (registers the commands)
 from spert.cli.app import app
-from spert.errors import SpertError
+from spert.errors import SpertError, TrainingStopped
 
 __all__ = ["app", "main"]
 
@@ -21,6 +21,9 @@ __all__ = ["app", "main"]
 def main() -> None:
     try:
         app()
+    except TrainingStopped as e:  # not an error: the user stopped it, and it can go on
+        typer.echo(str(e), err=True)
+        sys.exit(e.exit_code)
     except SpertError as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(2)

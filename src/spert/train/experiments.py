@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 import torch
 import yaml
 
-from spert.errors import ConfigError, SpertError
+from spert.errors import ConfigError, SpertError, TrainingStopped
 from spert.eval.metrics import Metrics
 from spert.train.config import BASE_KEY, TrainConfig, load_config
 from spert.train.loop import TrainResult, train
@@ -229,7 +229,7 @@ def run_experiment(specs: Sequence[RunSpec], root: Path, title: str, *, show_pro
             result = trainer(spec.cfg, resume=resume, show_progress=show_progress)
             records[i] = _trained(spec, result)
             log.info("[%d/%d] %s: %s", i + 1, len(records), spec.name, format_scores(records[i].scores))
-        except (KeyboardInterrupt, SystemExit):
+        except (KeyboardInterrupt, SystemExit, TrainingStopped):  # the user's stop ends the experiment
             raise
         except Exception as e:  # noqa: BLE001 - one failed run must not lose the others
             log.error("[%d/%d] %s failed: %s", i + 1, len(records), spec.name, e)

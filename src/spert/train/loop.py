@@ -14,8 +14,10 @@ import csv
 import hashlib
 import json
 import logging
+import signal
+import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -35,7 +37,7 @@ from spert.data.grouping import document_sentences, read_corpus
 from spert.model.embedding import attach, restrict_to_training_vocabulary, unrestrict
 from spert.model.context import context_encodings
 from spert.model.encoding import Encoding, encode_words_batch, load_tokenizer, resolve_encoder
-from spert.errors import SpertError
+from spert.errors import SpertError, TrainingStopped
 from spert.eval.metrics import Metrics
 from spert.model.encoders import check_lengths, max_subwords, pad_id
 from spert.train.evaluation import Evaluation, predict_and_score, write_evaluation
@@ -133,6 +135,7 @@ class Run:
     state: TrainerState
     updates_per_epoch: int
     total_updates: int
+    stop: StopRequest = field(default_factory=lambda: StopRequest())
 
     @property
     def out(self) -> Path:
@@ -152,11 +155,66 @@ class Run:
         return pad_id(self.tokenizer)
 
 
+class StopRequest:
+    """Ctrl-C or SIGTERM while training in one process: the update under way finishes, the resumable
+    checkpoint is written and training stops (:class:`TrainingStopped`); a second signal stops at
+    once. The handlers are installed only while training, in the main thread, by one process (with
+    several, the processes would have to agree on the update to stop at)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._before: dict[int, Any] = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.signum is not None
+
+    def install(self, processes: int) -> None:
+        if processes != 1 or threading.current_thread() is not threading.main_thread():
+            return
+        for s in self.SIGNALS:
+            self._before[s] = signal.signal(s, self._handle)
+
+    def restore(self) -> None:
+        for s, before in self._before.items():
+            signal.signal(s, before)
+        self._before.clear()
+
+    def _handle(self, signum: int, frame) -> None:
+        if self.signum is not None:  # the second: at once
+            self.restore()
+            raise KeyboardInterrupt
+        self.signum = signum
+        log.warning("%s: stopping after this update, once the checkpoint is written (again to stop at once, "
+                    "losing what the checkpoint would hold)", signal.Signals(signum).name)
+
+    def stopped(self, run: Run) -> TrainingStopped:
+        state = run.state
+        where = (f"after update {state.update}, {state.epoch_updates} of {run.updates_per_epoch} into epoch "
+                 f"{state.epoch + 1}" if state.epoch_updates else f"after epoch {state.epoch} (update {state.update})")
+        return TrainingStopped(f"stopped by {signal.Signals(self.signum).name} {where}; "
+                               f"{last_checkpoint(run.out)} holds it: run the same command with --resume to go on "
+                               f"(spert cv, spert ablate and --seeds: the same command as it was)",
+                               128 + self.signum)
+
+
 def train(cfg: TrainConfig, *, resume: bool = False, show_progress: bool = True,
           on_epoch_end: Callable[[int, TrainerState], None] | None = None) -> TrainResult:
     """Train, validate, save and test; returns the final scores (the caller prints them)."""
     run = set_up(cfg, resume)
     t_start = time.perf_counter()
+    run.stop.install(run.acc.num_processes)
+    try:
+        train_epochs(run, show_progress, on_epoch_end)
+    finally:
+        run.stop.restore()
+    return finish(run, time.perf_counter() - t_start, show_progress)
+
+
+def train_epochs(run: Run, show_progress: bool, on_epoch_end: Callable[[int, TrainerState], None] | None) -> None:
+    cfg = run.cfg
     for epoch in range(run.state.epoch, cfg.epochs):
         if run.state.stopped_early:
             break
@@ -164,9 +222,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, show_progress: bool = True,
         if validation_due(run):
             validate(run, show_progress)
         checkpoint(run)
+        if run.stop.requested:
+            raise run.stop.stopped(run)
         if on_epoch_end is not None:
             on_epoch_end(run.state.epoch, run.state)
-    return finish(run, time.perf_counter() - t_start, show_progress)
 
 
 def accelerator(cfg: TrainConfig) -> Accelerator:
@@ -290,9 +349,12 @@ def train_epoch(run: Run, epoch: int, show_progress: bool) -> None:
                                                   "entity_loss": mean[1], "rel_loss": mean[2],
                                                   "lr": run.scheduler.get_last_lr()[0], "sentences_per_s": rate})
         loss_sum.zero_()
-        if cfg.checkpoint_every and state.update % cfg.checkpoint_every == 0 \
-                and state.epoch_updates < run.updates_per_epoch:  # the epoch's end writes its own
+        inside = state.epoch_updates < run.updates_per_epoch  # the epoch's end writes its own checkpoint
+        if inside and (run.stop.requested or (cfg.checkpoint_every and state.update % cfg.checkpoint_every == 0)):
             checkpoint(run)
+            if run.stop.requested:
+                bar.close()
+                raise run.stop.stopped(run)
     bar.close()
     state.epoch, state.epoch_updates = epoch + 1, 0
     if run.compact is not None:
