@@ -176,25 +176,27 @@ _SAME_ENCODER = ("model_type", "vocab_size", "hidden_size", "num_hidden_layers",
 def check_start_model(path: str | Path, schema: TypeSchema, encoder_config: Any) -> None:
     """Refuse a model directory a run cannot start from (``init_model``), before any weights are
     read: it must be a PyTorch model directory with the run's types, and its encoder of the same
-    kind and size as the run's (the same tokenizer's ids). The error names what differs."""
-    path = Path(path)
+    kind and size as the run's (the same tokenizer's ids). The error names the setting and what differs."""
     try:
-        meta = read_meta(path)
+        _check_start_model(Path(path), schema, encoder_config)
     except CheckpointError as e:
         raise CheckpointError(f"init_model: {e}") from None
+
+
+def _check_start_model(path: Path, schema: TypeSchema, encoder_config: Any) -> None:
+    meta = read_meta(path)
     if stored_backend(meta, path) is not None:
-        raise CheckpointError(f"init_model: {path}: an ONNX export; start from the PyTorch model directory it was "
-                              f"exported from")
+        raise CheckpointError(f"{path}: an ONNX export; start from the PyTorch model directory it was exported from")
     theirs = TypeSchema.from_json(meta["types"], path / META).to_json()
     if theirs != schema.to_json():
-        raise CheckpointError(f"init_model: {path}: its types ({_types(theirs)}) are not the types file's "
+        raise CheckpointError(f"{path}: its types ({_types(theirs)}) are not the types file's "
                               f"({_types(schema.to_json())}); a run starts from a model of the same types")
     config = AutoConfig.from_pretrained(path).to_dict()
     ours = encoder_config.to_dict()
     differ = [f"{k} {config.get(k)!r} against {ours.get(k)!r}" for k in _SAME_ENCODER if config.get(k) != ours.get(k)]
     if differ:
-        raise CheckpointError(f"init_model: {path}: its encoder is not the run's encoder ({'; '.join(differ)}); set "
-                              f"the run's encoder to the one the model was trained from")
+        raise CheckpointError(f"{path}: its encoder is not the run's encoder ({'; '.join(differ)}); set the run's "
+                              f"encoder to the one the model was trained from")
 
 
 def _types(schema: dict[str, Any]) -> str:
