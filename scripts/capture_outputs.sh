@@ -11,7 +11,8 @@
 # run's model, so two trees can be compared on the same weights. Then: spert evaluate (plain, and
 # --no-overlap at threshold 0.2), spert predict on SpERT JSON and on raw text (80 sentences, and
 # one long line that takes the windows), pre-annotations for brat, doccano and Label Studio and
-# their import back, spert report, spert render --gold and spert data stats.
+# their import back, spert report, spert render --gold, spert data stats, and the served answers
+# (/v1/extract, /v1/relations and a Label Studio /predict: scripts/capture_serve.py).
 # To run another tree's code: PYTHONPATH=OTHER/src scripts/capture_outputs.sh OUT.
 # What legitimately differs: the output paths printed in *.stdout and the import summaries,
 # progress bars, train_seconds in metrics.json, sentences/s in log.csv, and the order of the two
@@ -51,4 +52,5 @@ done
 $S report "$RUN" -o "$OUT/report" --max-docs 60 > "$OUT/report.stdout" 2>/dev/null
 $S render "$OUT/pred.jsonl" --gold $T -o "$OUT/errors.html" > /dev/null
 $S data stats $T > "$OUT/stats.txt" 2>&1
+$PY scripts/capture_serve.py "$M" "$OUT/serve" 2>/dev/null
 echo "captured in $OUT"
