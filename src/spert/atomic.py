@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Protocol, TypeVar
 
 
 def _old_copy(path: Path) -> Path:
@@ -51,14 +51,32 @@ class AtomicFile:
         self.tmp.unlink(missing_ok=True)
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    f = AtomicFile(path)
+class Committable(Protocol):
+    """An output that appears only when committed (:class:`AtomicFile`, the record and pre-annotation writers)."""
+
+    def commit(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+W = TypeVar("W", bound=Committable)
+
+
+@contextmanager
+def committed(output: W) -> Iterator[W]:
+    """``with committed(writer) as w: ...``: committed when the block ends, aborted when anything
+    (an error, Ctrl-C) leaves it early, so the path keeps what it held before."""
     try:
-        f.fh.write(text)
-        f.commit()
+        yield output
+        output.commit()
     except BaseException:
-        f.abort()
+        output.abort()
         raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    with committed(AtomicFile(path)) as f:
+        f.fh.write(text)
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator, Sequence
 
-from spert.atomic import AtomicFile, atomic_write_text
+from spert.atomic import AtomicFile, atomic_write_text, committed
 from spert.data.schema import TypeSchema
 from spert.errors import DataError
 
@@ -265,14 +265,9 @@ def write_records(path: str | Path, records: Iterable[dict[str, Any]], *, one_li
     if one_line and not is_jsonl(path):
         atomic_write_text(path, json.dumps(list(records), ensure_ascii=False))
         return
-    writer = RecordWriter(path, jsonl=is_jsonl(path))
-    try:
+    with committed(RecordWriter(path, jsonl=is_jsonl(path))) as writer:
         for record in records:
             writer.write(record)
-        writer.commit()
-    except BaseException:
-        writer.abort()
-        raise
 
 
 class RecordWriter:
