@@ -10,7 +10,8 @@ import pytest
 from spert.errors import SpertError
 from spert.infer.extractor import SpERT
 from spert.infer.ray import RaySettings, predict_on_ray
-from spert.infer.stream import run_predict
+from spert.infer.options import PredictOptions
+from spert.infer.stream import StreamSpec, run_predict
 
 ray = pytest.importorskip("ray")  # the ray extra; installed in CI by scripts/setup.sh
 
@@ -44,10 +45,11 @@ def jsonl_with_bad_lines(tmp_path):
 
 def test_ray_output_equals_single_process(local_ray, tiny_model_dir, jsonl_with_bad_lines, tmp_path):
     single, distributed = tmp_path / "single.jsonl", tmp_path / "ray.jsonl"
-    s1 = run_predict(SpERT.load(tiny_model_dir), str(jsonl_with_bad_lines), str(single), skip_errors=True,
-                     progress=False, chunk_size=7)
-    s2 = predict_on_ray(tiny_model_dir, str(jsonl_with_bad_lines), str(distributed),
-                        RaySettings(actors=2), chunk_size=7, skip_errors=True)
+    options = PredictOptions(chunk_size=7)
+    s1 = run_predict(SpERT.load(tiny_model_dir), StreamSpec(str(jsonl_with_bad_lines), str(single), skip_errors=True),
+                     options, progress=False)
+    s2 = predict_on_ray(tiny_model_dir, StreamSpec(str(jsonl_with_bad_lines), str(distributed), skip_errors=True),
+                        RaySettings(actors=2), options)
     assert distributed.read_bytes() == single.read_bytes()
     records = [json.loads(x) for x in distributed.read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in records] == list(range(30))  # input order, every good line
@@ -59,8 +61,8 @@ def test_ray_stops_at_the_first_bad_line_like_single_process(local_ray, tiny_mod
                                                               tmp_path):
     out = tmp_path / "out.jsonl"
     with pytest.raises(SpertError) as single:
-        run_predict(SpERT.load(tiny_model_dir), str(jsonl_with_bad_lines), str(out), progress=False)
+        run_predict(SpERT.load(tiny_model_dir), StreamSpec(str(jsonl_with_bad_lines), str(out)), progress=False)
     with pytest.raises(SpertError) as distributed:
-        predict_on_ray(tiny_model_dir, str(jsonl_with_bad_lines), str(out), RaySettings(actors=2))
+        predict_on_ray(tiny_model_dir, StreamSpec(str(jsonl_with_bad_lines), str(out)), RaySettings(actors=2))
     assert str(distributed.value) == str(single.value) and "line 9" in str(single.value)
     assert not out.exists()  # nothing half-written

@@ -12,7 +12,8 @@ import pytest
 from spert.infer import stream as predict_mod
 from spert.infer.extractor import SpERT
 from spert.errors import DataError
-from spert.infer.stream import read_inputs, run_predict
+from spert.infer.options import PredictOptions
+from spert.infer.stream import StreamSpec, read_inputs, run_predict
 
 LINES = ["John Smith works for Acme Corp. in New York. He was born in London!", "",
          "Zoë met José in Zürich 😀.", "   ", "control \x07 and zero\u200bwidth characters"]
@@ -182,15 +183,15 @@ def test_a_crash_mid_run_leaves_no_partial_output(model, tmp_path, monkeypatch):
     calls = []
     real = SpERT.predict_inputs
 
-    def flaky(self, inputs, **kw):
+    def flaky(self, inputs, *a, **kw):
         calls.append(len(inputs))
         if len(calls) == 3:
             raise KeyboardInterrupt  # after two chunks were written to the temporary file
-        return real(self, inputs, **kw)
+        return real(self, inputs, *a, **kw)
 
     monkeypatch.setattr(SpERT, "predict_inputs", flaky)
     with pytest.raises(KeyboardInterrupt):
-        run_predict(model, str(src), str(out), chunk_size=2, progress=False)
+        run_predict(model, StreamSpec(str(src), str(out)), PredictOptions(chunk_size=2), progress=False)
     assert out.read_text() == "previous results\n"  # the old file is untouched
     assert no_temp_files(tmp_path)
 
@@ -209,13 +210,14 @@ def test_input_is_read_lazily_in_chunks(model, tmp_path, monkeypatch):
 
     real = SpERT.predict_inputs
 
-    def spy(self, inputs, **kw):
+    def spy(self, inputs, *a, **kw):
         held.append((len(inputs), len(read)))
-        return real(self, inputs, **kw)
+        return real(self, inputs, *a, **kw)
 
     monkeypatch.setattr(predict_mod, "read_inputs", counting)
     monkeypatch.setattr(SpERT, "predict_inputs", spy)
-    summary = run_predict(model, str(src), str(tmp_path / "o.jsonl"), chunk_size=5, progress=False)
+    summary = run_predict(model, StreamSpec(str(src), str(tmp_path / "o.jsonl")), PredictOptions(chunk_size=5),
+                          progress=False)
     assert summary.documents == 23
     assert held == [(5, 5), (5, 10), (5, 15), (5, 20), (3, 23)]
 
@@ -239,9 +241,9 @@ def test_precision_flag_reaches_the_model(model_dir, tmp_path, monkeypatch):
     loaded = []
     real = SpERT.load
 
-    def spy(path, **kw):
-        loaded.append(kw.get("precision"))
-        return real(path, **kw)
+    def spy(path, options=None, **kw):
+        loaded.append(options.precision)
+        return real(path, options, **kw)
 
     monkeypatch.setattr(SpERT, "load", staticmethod(spy))
     assert run_cli(monkeypatch, "predict", "-m", str(model_dir), str(src), "-o", str(out), "-q",

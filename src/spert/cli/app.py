@@ -13,6 +13,8 @@ from typing import Optional
 
 import typer
 
+from spert.infer.options import LoadOptions, PredictOptions, default
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="SpERT: span-based joint entity and relation extraction.")
 
@@ -31,16 +33,16 @@ def setup_logging(verbose: bool = False) -> None:
 QUIET = typer.Option(False, "--quiet", "-q", help="no progress bars")
 VERBOSE = typer.Option(False, "--verbose", "-v", help="debug logging")
 MODEL_DIR: Path = typer.Option(..., "--model", "-m", help="model directory (spert train or spert convert)")
-BATCH_SIZE = typer.Option(8, "--batch-size", min=1, help="sentences per batch")
-THRESHOLD: Optional[float] = typer.Option(None, "--rel-filter-threshold", min=0, max=1,
+BATCH_SIZE = typer.Option(default(PredictOptions, "batch_size"), "--batch-size", min=1, help="sentences per batch")
+THRESHOLD: Optional[float] = typer.Option(default(PredictOptions, "rel_filter_threshold"), "--rel-filter-threshold", min=0, max=1,
                                           help="relation threshold (default: the model's)")
 BACKEND: Optional[str] = typer.Option(None, "--backend",
                                       help="torch or onnx (a directory written by spert export onnx; needs the "
                                            "onnx extra); default: what the model directory holds")
-PRECISION: str = typer.Option("fp32", "--precision",
+PRECISION: str = typer.Option(default(LoadOptions, "precision"), "--precision",
                               help="fp32, or bf16: predict under bf16 autocast (a GPU's speed-up; PyTorch models "
                                    "only; slower on a CPU without bf16 instructions)")
-NO_OVERLAP = typer.Option(False, "--no-overlap", help="ADE setting: drop relations between overlapping entities, and "
+NO_OVERLAP = typer.Option(default(PredictOptions, "no_overlap"), "--no-overlap", help="ADE setting: drop relations between overlapping entities, and "
                           "entities overlapping another unless a relation that stays needs them (scores follow "
                           "the reference: such an entity leaves NER, its relation counts)")
 SEEDS: Optional[str] = typer.Option(None, "--seeds", help="comma-separated seeds, one run each (e.g. 42,43,44)")

@@ -10,6 +10,7 @@ import typer
 
 from spert.cli.app import (BACKEND, BATCH_SIZE, MODEL_DIR, NO_OVERLAP, PRECISION, QUIET, THRESHOLD, VERBOSE, app,
                            setup_logging)
+from spert.infer.options import LoadOptions, PredictOptions, default, describe
 
 # shared by spert predict, spert serve and spert data import (spert.data.text.text_pipeline reads it)
 LANGUAGE = typer.Option(None, "--language",
@@ -31,15 +32,20 @@ def predict(input: str = typer.Argument(..., metavar="INPUT",
                                         help="text file (one document per line), .jsonl, .json, or - for stdin"),
             model: Path = MODEL_DIR, backend: Optional[str] = BACKEND, precision: str = PRECISION,
             output: Optional[str] = typer.Option(None, "--output", "-o",
-                                                 help="output: .jsonl (JSON Lines) or .json (SpERT JSON); "
-                                                      "default: JSON Lines on stdout"),
+                                                 help="output: .jsonl (JSON Lines) or .json (SpERT JSON), a "
+                                                      "directory for brat; default: JSON Lines on stdout"),
             input_format: Optional[str] = typer.Option(None, "--input-format",
                                                        help="text, jsonl or json (default: from the suffix; text for -)"),
             output_format: Optional[str] = typer.Option(None, "--output-format",
-                                                        help="jsonl or json (default: from the suffix of -o)"),
+                                                        help="jsonl or json (default: from the suffix of -o), or "
+                                                             "pre-annotations for correction: brat (-o is a "
+                                                             "directory), doccano (.jsonl) or labelstudio (.json, "
+                                                             "with scores)"),
+            export_format: Optional[str] = typer.Option(None, "--format", hidden=True,
+                                                        help="the older name of --output-format's pre-annotations"),
             batch_size: int = BATCH_SIZE,
-            chunk_size: int = typer.Option(256, "--chunk-size", min=1,
-                                           help="documents read, predicted and written at a time"),
+            chunk_size: int = typer.Option(default(PredictOptions, "chunk_size"), "--chunk-size", min=1,
+                                           help=describe(PredictOptions, "chunk_size")),
             threshold: Optional[float] = THRESHOLD, no_overlap: bool = NO_OVERLAP,
             given_entities: bool = typer.Option(False, "--given-entities",
                                                 help="take the entities from the input records (gold or another "
@@ -50,10 +56,6 @@ def predict(input: str = typer.Argument(..., metavar="INPUT",
                                                            "(default: rule-based English, no download)"),
             skip_errors: bool = typer.Option(False, "--skip-errors",
                                              help="skip bad input lines (reported on stderr) instead of stopping"),
-            export_format: Optional[str] = typer.Option(None, "--format",
-                                                        help="pre-annotations for correction: brat (-o is a "
-                                                             "directory), doccano (.jsonl) or labelstudio (.json, "
-                                                             "with scores)"),
             ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS",
                                               help="predict with a pool of Ray actors: 'local' (start Ray here), "
                                                    "'auto' (a running 'ray start --head') or a cluster address; "
@@ -63,40 +65,41 @@ def predict(input: str = typer.Argument(..., metavar="INPUT",
                                          help="with --ray: CPU threads per actor (GPU actors when the cluster has GPUs)"),
             quiet: bool = QUIET, verbose: bool = VERBOSE) -> None:
     """Extract entities and relations from raw text, JSON Lines or SpERT JSON (streaming)."""
-    from spert.data.text import text_pipeline
     from spert.infer.extractor import SpERT
-    from spert.infer.stream import run_predict
+    from spert.infer.stream import StreamSpec, run_predict
     from spert.runtime import set_cpu_threads
 
     setup_logging(verbose)
-    spacy_model = text_pipeline(language, spacy_model)  # one pipeline name, for SpERT.load and the Ray actors
+    load = LoadOptions.make(backend=backend, precision=precision, language=language, spacy_model=spacy_model)
+    options = PredictOptions.make(rel_filter_threshold=threshold, no_overlap=no_overlap,
+                                  given_entities=given_entities, batch_size=batch_size, chunk_size=chunk_size)
+    spec = StreamSpec(input, output, input_format, _output_format(output_format, export_format), skip_errors)
     if ray is not None:
-        from spert.errors import SpertError
         from spert.infer.ray import RaySettings, predict_on_ray
 
-        if precision != "fp32":
-            raise SpertError("--precision is not available with --ray (its actors predict in fp32)")
-        if export_format is not None:
-            raise SpertError("--format (pre-annotations) is not available with --ray; predict JSON Lines with "
-                             "--ray, then convert: spert predict OUT.jsonl --format ... reads predictions back")
-
-        summary = predict_on_ray(model, input, output, RaySettings(ray, ray_actors, ray_cpus), backend=backend,
-                                 spacy_model=spacy_model, in_format=input_format, out_format=output_format,
-                                 chunk_size=chunk_size, batch_size=batch_size, rel_filter_threshold=threshold, no_overlap=no_overlap,
-                                 given_entities=given_entities, skip_errors=skip_errors)
-        _report(summary, output)
+        _report(predict_on_ray(model, spec, RaySettings(ray, ray_actors, ray_cpus), options, load), output)
         return
     set_cpu_threads()
-    extractor = SpERT.load(model, spacy_model=spacy_model, backend=backend, precision=precision)
+    extractor = SpERT.load(model, load)
     try:
-        summary = run_predict(extractor, input, output, in_format=input_format, out_format=output_format,
-                              chunk_size=chunk_size, batch_size=batch_size, rel_filter_threshold=threshold,
-                              no_overlap=no_overlap, given_entities=given_entities, skip_errors=skip_errors,
-                              progress=not quiet, export=export_format)
+        summary = run_predict(extractor, spec, options, progress=not quiet)
     except BrokenPipeError:  # e.g. piped into head: the reader has gone, nothing to report
         sys.stderr.close()
         sys.exit(1)
     _report(summary, output)
+
+
+def _output_format(output_format: Optional[str], export_format: Optional[str]) -> Optional[str]:
+    """--output-format, or the older --format (pre-annotations only); not both."""
+    if export_format is None:
+        return output_format
+    if output_format is not None:
+        from spert.errors import SpertError
+
+        raise SpertError("--format is the older name of --output-format: give one")
+    from spert.data.formats.registry import annotation_format
+
+    return annotation_format(export_format, "pre-annotation format").name
 
 
 def _report(summary, output: Optional[str]) -> None:

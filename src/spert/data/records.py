@@ -10,13 +10,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator, TypeVar
 
 from spert.data.documents import is_int, parse_document
 from spert.errors import DataError
 from spert.data.text import TokenizedText, align_words, from_words
 
 _RECORD_FIELDS = ("text", "tokens", "sentences", "entities", "relations")
+
+T = TypeVar("T")
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last one shorter), read lazily: how every prediction path
+    (the Python API, streaming ``spert predict``, the Ray driver) cuts its inputs into chunks."""
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 # -- results ---------------------------------------------------------------------------
@@ -83,9 +98,9 @@ class Prediction:
                   doc: int | None = None) -> "Prediction":
         """Read :meth:`to_json` output or a plain SpERT JSON record (scores then ``None``)."""
         inp = parse_input(obj, path=path, line=line, doc=doc)
-        if inp.words is None:
+        if inp.tokenized is None:
             raise DataError(path, "a prediction record needs 'tokens'", doc=doc, line=line, field="tokens")
-        tok = inp.words
+        tok = inp.tokenized
         if tok.words:  # validates entities and relations (types, ranges, indices)
             parse_document({"tokens": list(tok.words), "entities": obj.get("entities", []),
                             "relations": obj.get("relations", [])}, None, path=path, doc=doc, line=line,
@@ -125,7 +140,7 @@ class Input:
     """One document to predict on, checked but not yet tokenized."""
 
     text: str | None = None  # raw text, to be tokenized
-    words: TokenizedText | None = None  # or words given
+    tokenized: TokenizedText | None = None  # or words given (split into sentences when the record says so)
     entities: list[tuple[str, int, int]] | None = None  # given entities: word spans, or char spans with text
     extra: dict[str, Any] = field(default_factory=dict)
     where: tuple[Any, int | None, int | None] = (None, None, None)  # (path, line, doc) for messages
@@ -142,7 +157,7 @@ def parse_input(item: Any, *, given_entities: bool = False, path: str | Path | N
     if isinstance(item, str):
         inp.text = _unicode(item, inp, "text")
     elif isinstance(item, (list, tuple)):
-        inp.words = from_words(_words(item, inp, "tokens"))
+        inp.tokenized = from_words(_words(item, inp, "tokens"))
     elif isinstance(item, dict):
         _parse_record(item, inp)
     else:
@@ -190,12 +205,12 @@ def _parse_record(obj: dict, inp: Input) -> None:
     words = _words(obj["tokens"], inp, "tokens")
     sentences = _sentences(obj.get("sentences"), len(words), inp)
     if text is None:
-        inp.words = from_words(words, sentences)
+        inp.tokenized = from_words(words, sentences)
         return
     offsets = align_words(text, words)
     if offsets is None:
         raise inp.error("the tokens do not occur in order in the record's 'text'", "tokens")
-    inp.words = TokenizedText(text, tuple(words), offsets, tuple(sentences) if sentences is not None
+    inp.tokenized = TokenizedText(text, tuple(words), offsets, tuple(sentences) if sentences is not None
                               else (((0, len(words)),) if words else ()))
 
 
@@ -220,9 +235,9 @@ def _given(raw: Any, inp: Input) -> list[tuple[str, int, int]]:
     """Given entities as (type, start, end): words next to 'tokens', characters next to 'text'."""
     if not isinstance(raw, list):
         raise inp.error(f"must be a list, got {type(raw).__name__}", "entities")
-    by_chars = inp.words is None
+    by_chars = inp.tokenized is None
     keys = ("char_start", "char_end") if by_chars else ("start", "end")
-    limit = len(inp.text or "") if by_chars else len(inp.words.words)  # type: ignore[union-attr]
+    limit = len(inp.text or "") if by_chars else len(inp.tokenized.words)  # type: ignore[union-attr]
     out = []
     for i, e in enumerate(raw):
         fld = f"entities[{i}]"

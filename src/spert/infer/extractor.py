@@ -45,10 +45,12 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from spert.data.text import TextTokenizer, TokenizedText, merge_sentences, split_at, text_pipeline
 from spert.errors import DataError, raise_or_report
-from spert.data.records import Input, Prediction, PredictedEntity, PredictedRelation, entity_record, parse_input
+from spert.data.records import (Input, Prediction, PredictedEntity, PredictedRelation, chunked, entity_record,
+                                parse_input)
 from spert.infer.runner import encode_sentences, predict_documents
 from spert.infer.windows import predict_windowed
-from spert.model.checkpoint import Backend, load_model
+from spert.infer.options import LoadOptions, PredictOptions
+from spert.model.checkpoint import load_model
 from spert.model.encoders import max_subwords
 from spert.model.network import SpERTModel
 from spert.model.settings import InferenceSettings
@@ -70,16 +72,18 @@ class SpERT:
         self.max_length: int = max_subwords(module.encoder.config, tokenizer)
 
     @classmethod
-    def load(cls, path: str | Path, *, device: str = "cpu", spacy_model: str | None = None,
-             backend: Backend | None = None, language: str | None = None, precision: str = "fp32") -> "SpERT":
+    def load(cls, path: str | Path, options: LoadOptions | None = None, **changes: Any) -> "SpERT":
         """Load a model directory (``spert train`` output, ``spert convert`` result, or a ``spert export
-        onnx`` directory). ``backend`` ("torch" or "onnx") insists on one; by default, what the
-        directory holds. With "onnx" the encoder runs in ONNX Runtime, the heads and decoding in PyTorch.
-        ``language`` (a spaCy language code such as ``"de"``, or an installed pipeline's name) says how
-        raw text is split into words and sentences (:func:`spert.data.text.text_pipeline`; default English).
-        ``precision="bf16"`` predicts under bf16 autocast (a GPU's speed-up; PyTorch models only)."""
-        module, tokenizer, settings = load_model(path, device, backend, precision)  # type: ignore[arg-type]
-        return cls(module, tokenizer, settings, spacy_model=spacy_model, language=language)
+        onnx`` directory) with :class:`~spert.infer.options.LoadOptions`, or their fields as keywords
+        (``SpERT.load(path, language="de")``). ``backend`` ("torch" or "onnx") insists on one; by
+        default, what the directory holds. With "onnx" the encoder runs in ONNX Runtime, the heads and
+        decoding in PyTorch. ``language`` (a spaCy language code such as ``"de"``, or an installed
+        pipeline's name) says how raw text is split into words and sentences
+        (:func:`spert.data.text.text_pipeline`; default English). ``precision="bf16"`` predicts under
+        bf16 autocast (a GPU's speed-up; PyTorch models only)."""
+        opts: LoadOptions = (options or LoadOptions()).with_(**changes)
+        module, tokenizer, settings = load_model(path, opts.device, opts.backend, opts.precision)
+        return cls(module, tokenizer, settings, spacy_model=opts.text_pipeline())
 
     @property
     def entity_types(self) -> list[str]:
@@ -93,56 +97,48 @@ class SpERT:
     def rel_filter_threshold(self) -> float:
         return self.settings.rel_filter_threshold
 
-    def predict(self, inputs: str | Iterable[Any], *, batch_size: int = 8, rel_filter_threshold: float | None = None,
-                no_overlap: bool = False, given_entities: bool = False) -> list[Prediction]:
-        """One :class:`Prediction` per input, in order (a single string counts as one input)."""
+    def predict(self, inputs: str | Iterable[Any], options: PredictOptions | None = None,
+                **changes: Any) -> list[Prediction]:
+        """One :class:`Prediction` per input, in order (a single string counts as one input).
+        ``options`` (:class:`~spert.infer.options.PredictOptions`), or their fields as keywords
+        (``batch_size=16``, ``rel_filter_threshold=0.5``, ``no_overlap=True``, ``given_entities=True``)."""
         if isinstance(inputs, (str, dict)):  # one document, not an iterable of them
             inputs = [inputs]
-        return list(self.iter_predict(inputs, batch_size=batch_size, rel_filter_threshold=rel_filter_threshold,
-                                      no_overlap=no_overlap, given_entities=given_entities))
+        return list(self.iter_predict(inputs, options, **changes))
 
-    def predict_relations(self, inputs: Iterable[Any], **kwargs: Any) -> list[Prediction]:
+    def predict_relations(self, inputs: Iterable[Any], options: PredictOptions | None = None,
+                          **changes: Any) -> list[Prediction]:
         """Relations between the entities each input record gives (see the module's docs)."""
-        return self.predict(inputs, given_entities=True, **kwargs)
+        return self.predict(inputs, options, **{**changes, "given_entities": True})
 
-    def iter_predict(self, inputs: Iterable[Any], *, chunk_size: int = 256, batch_size: int = 8,
-                     rel_filter_threshold: float | None = None, no_overlap: bool = False,
-                     given_entities: bool = False) -> Iterator[Prediction]:
+    def iter_predict(self, inputs: Iterable[Any], options: PredictOptions | None = None,
+                     **changes: Any) -> Iterator[Prediction]:
         """Lazily predict an iterable of any length, ``chunk_size`` inputs at a time."""
-        chunk: list[Input] = []
-        for i, item in enumerate(inputs):
-            chunk.append(parse_input(item, given_entities=given_entities, doc=i))
-            if len(chunk) >= chunk_size:
-                yield from self.predict_inputs(chunk, batch_size=batch_size, given_entities=given_entities,
-                                               rel_filter_threshold=rel_filter_threshold, no_overlap=no_overlap)
-                chunk = []
-        if chunk:
-            yield from self.predict_inputs(chunk, batch_size=batch_size, given_entities=given_entities,
-                                           rel_filter_threshold=rel_filter_threshold, no_overlap=no_overlap)
+        opts: PredictOptions = (options or PredictOptions()).with_(**changes)
+        parsed = (parse_input(item, given_entities=opts.given_entities, doc=i) for i, item in enumerate(inputs))
+        for chunk in chunked(parsed, opts.chunk_size):
+            yield from self.predict_inputs(chunk, opts)  # type: ignore[misc]  (no on_error: never None)
 
-    def predict_inputs(self, inputs: Sequence[Input], *, batch_size: int = 8,
-                       rel_filter_threshold: float | None = None, no_overlap: bool = False,
-                       given_entities: bool = False,
+    def predict_inputs(self, inputs: Sequence[Input], options: PredictOptions | None = None, *,
                        on_error: Callable[[DataError], None] | None = None) -> list[Prediction | None]:
         """Predict checked inputs together (sorted by length into batches, returned in order).
 
         An input whose given entities do not fit its words raises a :class:`DataError`, or,
         with ``on_error``, is reported to it and gets ``None``.
         """
+        opts = options or PredictOptions()
         docs: list[_Doc | None] = []
-        texts = iter(self.text_tokenizer.pipe([i.text for i in inputs if i.words is None]))
+        texts = iter(self.text_tokenizer.pipe([i.text for i in inputs if i.tokenized is None]))
         for inp in inputs:
-            tok = inp.words if inp.words is not None else next(texts)
+            tok = inp.tokenized if inp.tokenized is not None else next(texts)
             try:
-                docs.append(_resolve(inp, tok, given_entities))
+                docs.append(_resolve(inp, tok, opts.given_entities))
             except DataError as e:
                 raise_or_report(e, on_error)
                 docs.append(None)
-        threshold = self.settings.resolve(rel_filter_threshold)
-        return self._run(docs, batch_size, threshold, no_overlap, given_entities)
+        return self._run(docs, opts)
 
-    def _run(self, docs: list[_Doc | None], batch_size: int, threshold: float, no_overlap: bool,
-             given_entities: bool) -> list[Prediction | None]:
+    def _run(self, docs: list[_Doc | None], opts: PredictOptions) -> list[Prediction | None]:
         # every sentence of every document is one model input ("unit")
         units: list[tuple[int, int, int]] = []  # (doc, first word, end word)
         for d, doc in enumerate(docs):
@@ -157,9 +153,10 @@ class SpERT:
         encodings = encode_sentences(self.module, self.tokenizer, words, list(documents.values()))
         device = next(self.module.parameters()).device
         results: list[Any] = [None] * len(units)
-        kw = dict(threshold=threshold, no_overlap=no_overlap, batch_size=batch_size, device=device)
+        kw = dict(threshold=self.settings.resolve(opts.rel_filter_threshold), no_overlap=opts.no_overlap,
+                  batch_size=opts.batch_size, device=device)
 
-        if given_entities:
+        if opts.given_entities:
             local = [[(t, a - s, b - s) for t, a, b in docs[d].given if s <= a and b <= e]  # type: ignore[union-attr]
                      for d, s, e in units]
             results = predict_windowed(self.module, self.tokenizer, words, encodings, limit=self.max_length,
@@ -181,7 +178,7 @@ class SpERT:
         for (d, s, _), r in zip(units, results):
             per_doc.setdefault(d, []).append((s, r))
         for d, doc in enumerate(docs):
-            out.append(None if doc is None else _assemble(doc, per_doc.get(d, []), given_entities))
+            out.append(None if doc is None else _assemble(doc, per_doc.get(d, []), opts.given_entities))
         return out
 
 
@@ -197,7 +194,7 @@ def _resolve(inp: Input, tok: TokenizedText, given_entities: bool) -> _Doc:
     if not given_entities:
         return _Doc(tok, None, inp.extra)
     given = inp.entities or []
-    if inp.words is None:  # character spans: make them fall on word boundaries, then map to words
+    if inp.tokenized is None:  # character spans: make them fall on word boundaries, then map to words
         tok = split_at(tok, [x for _, a, b in given for x in (a, b)])
         spans = []
         for i, (t, a, b) in enumerate(given):

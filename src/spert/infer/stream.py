@@ -12,8 +12,9 @@ for standard input, ``-``):
   (JSON has no streaming reader in the standard library); use JSON Lines for
   files larger than memory.
 
-Output: JSON Lines, one record per input document in input order (to standard
-output without ``-o``), or SpERT JSON (one list) when ``-o`` ends in ``.json``.
+Output (``--output-format``): JSON Lines, one record per input document in input order (to
+standard output without ``-o``), or SpERT JSON (one list) when ``-o`` ends in ``.json``; or an
+annotation tool's pre-annotations (brat, doccano, labelstudio).
 
 Memory stays flat: inputs are read lazily and predicted ``chunk_size`` documents
 at a time (sorted by length into batches within a chunk), and each chunk's
@@ -39,11 +40,13 @@ from typing import Any, BinaryIO, Callable, Iterator
 
 from tqdm.auto import tqdm
 
-from spert.infer.extractor import SpERT
-from spert.data.records import Input, parse_input
+from spert.atomic import committed
 from spert.data.documents import RecordWriter, open_file, parse_json
-from spert.data.formats.registry import open_writer
+from spert.data.formats.registry import FORMATS, PreannotationWriter, open_writer
+from spert.data.records import Input, chunked, parse_input
 from spert.errors import DataError, SpertError, raise_or_report
+from spert.infer.extractor import SpERT
+from spert.infer.options import PredictOptions
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +83,36 @@ def input_format(path: str, given: str | None = None) -> str:
     return "text"
 
 
-def resolve_formats(input_path: str, output_path: str | None, in_format: str | None, out_format: str | None,
-                    given_entities: bool) -> tuple[str, str]:
-    """(input format, output format) of a predict run, checked against ``given_entities``."""
-    fin, fout = input_format(input_path, in_format), output_format(output_path, out_format)
-    if given_entities and fin == "text":
-        raise SpertError("relations for given entities need records with 'entities': "
-                         "use JSON Lines or SpERT JSON input")
-    return fin, fout
+@dataclass(frozen=True)
+class StreamSpec:
+    """What a ``spert predict`` run reads and writes (the model and :class:`PredictOptions` aside)."""
+
+    input: str  # a path, or "-" for standard input
+    output: str | None = None  # a path; None or "-": standard output
+    input_format: str | None = None  # text, jsonl or json (None: from the suffix; text for "-")
+    # jsonl or json (None: from the suffix of output), or an annotation tool's pre-annotations
+    # (brat, doccano, labelstudio: spert.data.formats.registry)
+    output_format: str | None = None
+    skip_errors: bool = False  # skip bad inputs (named in a warning, counted) instead of stopping
+
+    def formats(self, given_entities: bool) -> tuple[str, str]:
+        """(input format, output format), checked against ``given_entities``."""
+        fin = input_format(self.input, self.input_format)
+        fout = self.output_format if self.output_format in FORMATS else output_format(self.output,
+                                                                                      self.output_format)
+        if given_entities and fin == "text":
+            raise SpertError("relations for given entities need records with 'entities': "
+                             "use JSON Lines or SpERT JSON input")
+        return fin, fout  # type: ignore[return-value]
+
+    def open_writer(self, fmt: str) -> OutputWriter | PreannotationWriter:
+        return open_writer(fmt, self.output) if fmt in FORMATS else OutputWriter(self.output, fmt)
 
 
 def output_format(path: str | None, given: str | None = None) -> str:
     if given is not None:
         if given not in OUTPUT_FORMATS:
-            raise SpertError(f"unknown output format {given!r}; choose one of {', '.join(OUTPUT_FORMATS)}")
+            raise SpertError(f"unknown output format {given!r}; choose one of {', '.join(OUTPUT_FORMATS + tuple(FORMATS))}")
         return given
     return "json" if path not in (None, "-") and Path(path).suffix.lower() == ".json" else "jsonl"
 
@@ -213,51 +232,30 @@ class OutputWriter(RecordWriter):
 # -- the run -----------------------------------------------------------------------------
 
 
-def run_predict(model: SpERT, input_path: str, output_path: str | None, *, in_format: str | None = None,
-                out_format: str | None = None, chunk_size: int = 256, batch_size: int = 8,
-                rel_filter_threshold: float | None = None, no_overlap: bool = False,
-                given_entities: bool = False, skip_errors: bool = False,
-                progress: bool = True, export: str | None = None) -> PredictSummary:
-    """Predict every document of ``input_path`` and write the records; see the module's docs.
+def run_predict(model: SpERT, spec: StreamSpec, options: PredictOptions | None = None, *,
+                progress: bool = True) -> PredictSummary:
+    """Predict every document of ``spec.input`` and write the records; see the module's docs.
 
-    ``export`` (brat, doccano or labelstudio) writes pre-annotations for that tool instead
-    (:func:`spert.data.formats.registry.open_writer`).
+    A pre-annotation ``output_format`` (brat, doccano or labelstudio) writes pre-annotations for that
+    tool instead (:func:`spert.data.formats.registry.open_writer`).
     """
-    fin, fout = resolve_formats(input_path, output_path, in_format, out_format, given_entities)
+    opts = options or PredictOptions()
+    fin, fout = spec.formats(opts.given_entities)
     summary = PredictSummary()
-
-    on_error = (lambda e: summary.skip(e, e.line)) if skip_errors else None
-    total = count_documents(input_path, fin) if progress and input_path != "-" else None
-    writer = open_writer(export, output_path) if export else OutputWriter(output_path, fout)
+    on_error = (lambda e: summary.skip(e, e.line)) if spec.skip_errors else None
+    total = count_documents(spec.input, fin) if progress and spec.input != "-" else None
+    writer = spec.open_writer(fout)
     bar = tqdm(total=total, unit="doc", desc="predict", file=sys.stderr, disable=not progress, dynamic_ncols=True)
     try:
-        chunk: list[Input] = []
-        for inp in read_inputs(input_path, fin, given_entities=given_entities, on_error=on_error):
-            chunk.append(inp)
-            if len(chunk) >= chunk_size:
-                _predict_chunk(model, chunk, writer, summary, bar, batch_size, rel_filter_threshold, no_overlap,
-                               given_entities, on_error)
-                chunk = []
-        if chunk:
-            _predict_chunk(model, chunk, writer, summary, bar, batch_size, rel_filter_threshold, no_overlap,
-                           given_entities, on_error)
-        writer.commit()
-    except BaseException:
-        writer.abort()
-        raise
+        with committed(writer):
+            inputs = read_inputs(spec.input, fin, given_entities=opts.given_entities, on_error=on_error)
+            for chunk in chunked(inputs, opts.chunk_size):
+                for p in model.predict_inputs(chunk, opts, on_error=on_error):
+                    if p is not None:
+                        writer.add(p)
+                        summary.documents += 1
+                writer.flush()
+                bar.update(len(chunk))
     finally:
         bar.close()
     return summary
-
-
-def _predict_chunk(model: SpERT, chunk: list[Input], writer: OutputWriter, summary: PredictSummary, bar,
-                   batch_size: int, threshold: float | None, no_overlap: bool, given_entities: bool,
-                   on_error) -> None:
-    preds = model.predict_inputs(chunk, batch_size=batch_size, rel_filter_threshold=threshold,
-                                 no_overlap=no_overlap, given_entities=given_entities, on_error=on_error)
-    for p in preds:
-        if p is not None:
-            writer.add(p)
-            summary.documents += 1
-    writer.flush()
-    bar.update(len(chunk))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from pydantic import ValidationError
@@ -29,17 +29,16 @@ from transformers import AutoConfig
 from spert.atomic import atomic_directory
 from spert.errors import CheckpointError
 from spert.model.encoding import load_tokenizer
-from spert.model.network import PRECISIONS, Precision, SpERTModel, encoder_from_config, load_encoder
+from spert.model.network import SpERTModel, encoder_from_config, load_encoder
 from spert.model.onnx import OnnxEncoder, OnnxRecord
-from spert.model.settings import InferenceSettings, ModelSettings
+from spert.model.settings import (BACKENDS, PRECISIONS, Backend, InferenceSettings, ModelSettings, Precision,
+                                  check_choice)
 from spert.runtime import package_version
 from spert.data.schema import TypeSchema
 
 FORMAT_VERSION = 1
 WEIGHTS = "model.safetensors"
 META = "spert.json"
-BACKENDS = ("torch", "onnx")
-Backend = Literal["torch", "onnx"]
 
 
 def build_model(settings: ModelSettings, schema: TypeSchema, encoder_source: str, *,
@@ -110,10 +109,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", backend: Ba
     """
     path = Path(path)
     meta = read_meta(path)
-    if backend is not None and backend not in BACKENDS:
-        raise CheckpointError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if precision not in PRECISIONS:
-        raise CheckpointError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if backend is not None:
+        check_choice(backend, BACKENDS, "backend")
+    check_choice(precision, PRECISIONS, "precision")
     onnx_record = stored_backend(meta, path)
     held = "torch" if onnx_record is None else "onnx"
     if precision != "fp32" and held == "onnx":

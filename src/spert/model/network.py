@@ -16,7 +16,7 @@ import logging
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Literal, get_args
+from typing import Iterator, Literal
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +26,7 @@ from transformers import AutoConfig, AutoModel
 from spert.model.batch import Batch
 from spert.model.encoders import can_pack, check_encoder, encoder_family
 from spert.model.pooling import AttentionPooler, build_pooler, word_states
-from spert.model.settings import ModelSettings
+from spert.model.settings import ModelSettings, Precision
 from spert.model.spans import MAX_WIDTH_EMBEDDINGS
 from spert.data.schema import TypeSchema
 from spert.errors import EncoderError
@@ -84,8 +84,6 @@ def _drop_pooler(encoder) -> None:
 
 
 PoolingImpl = Literal["lean", "naive"]
-Precision = Literal["fp32", "bf16"]
-PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
 class SpERTModel(nn.Module):

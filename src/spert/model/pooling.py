@@ -26,7 +26,8 @@ from typing import Literal, Protocol
 
 import torch
 
-PoolingMode = Literal["max", "mean", "sum"]
+from spert.model.settings import PoolingMode
+
 
 
 class Pooler(Protocol):

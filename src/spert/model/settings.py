@@ -3,14 +3,26 @@ how it predicts by default (inference). Each default is written here and nowhere
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from spert.model.pooling import PoolingMode
+from spert.errors import CheckpointError
 
+PoolingMode = Literal["max", "mean", "sum"]
 ContextMode = Literal["localized", "full", "cls", "none"]
 ContextPooling = Literal["same", "attention"]
+# how a model directory is loaded for prediction (spert.infer.options.LoadOptions)
+Backend = Literal["torch", "onnx"]
+BACKENDS: tuple[str, ...] = get_args(Backend)
+Precision = Literal["fp32", "bf16"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+
+
+def check_choice(value: object, choices: tuple[str, ...], what: str) -> None:
+    """Refuse a backend or precision this spert does not know, by name (the loader's message)."""
+    if value not in choices:
+        raise CheckpointError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
 
 
 class ModelSettings(BaseModel):

@@ -7,7 +7,7 @@ computes) and the model is only ever called from one thread.
 
 How a batch is formed:
 
-* Only jobs with the same key (threshold, no_overlap, given entities) share a batch; the
+* Only jobs with the same key (the server uses the request's frozen PredictOptions) share a batch; the
   key is that of the job at the head of the queue.
 * Documents are taken round-robin, one from each job in turn, up to ``max_batch_size``:
   a request with hundreds of documents is split over many batches, and a small request

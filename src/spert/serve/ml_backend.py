@@ -224,7 +224,7 @@ class LabelStudioBackend:
         key = self.settings.text_field or config.text_key
         inputs = [self._input(task, i, key) for i, task in enumerate(body.tasks)]
         version, step = self.model_version, self.state.settings.max_texts
-        chunks = [self.state.predict(inputs[i:i + step], (None, False, False), lambda j, i=i: f"tasks[{i + j}]")
+        chunks = [self.state.predict(inputs[i:i + step], self.state.options(), lambda j, i=i: f"tasks[{i + j}]")
                   for i in range(0, len(inputs), step)]
         preds = [p for chunk in await asyncio.gather(*chunks) for p in chunk]
         caps = self.settings.max_entities, self.settings.max_relations

@@ -192,7 +192,7 @@ def _check_count(field: str, n: int, limit: int, what: str) -> None:
 
 
 def _check_size(field: str, inp: Input, settings: ServeSettings) -> None:
-    n = len(inp.text) if inp.text is not None else len(inp.words.text)  # type: ignore[union-attr]
+    n = len(inp.text) if inp.text is not None else len(inp.tokenized.text)  # type: ignore[union-attr]
     if n > settings.max_chars:
         raise ClientError(422, "too_large", f"{n} characters; at most {settings.max_chars} per document "
                                             "(--max-chars)", field=field, limit=settings.max_chars)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from importlib.resources import files
 from typing import Any
 
@@ -26,6 +26,7 @@ from spert.data.records import Input, Prediction
 from spert.errors import DataError
 from spert.eval.render import render_documents, stylesheet, type_colors
 from spert.infer.extractor import SpERT
+from spert.infer.options import PredictOptions
 from spert.serve.batcher import BatcherClosed, MicroBatcher, QueueFull
 from spert.serve.protocol import (
     ClientError,
@@ -55,23 +56,29 @@ class ServeState:
         self.ready = False
         self.model_info: dict[str, Any] = {}
 
-    def run_batch(self, inputs: list[Input], key: Hashable) -> list[Prediction | DataError]:
+    def options(self, rel_filter_threshold: float | None = None, no_overlap: bool = False,
+                given_entities: bool = False) -> PredictOptions:
+        """A request's prediction options, with the server's batch size (the batcher's key: requests with
+        equal options share model calls)."""
+        return PredictOptions.make(rel_filter_threshold=rel_filter_threshold, no_overlap=no_overlap,
+                                   given_entities=given_entities, batch_size=self.settings.batch_size)
+
+    def run_batch(self, inputs: list[Input], options: PredictOptions) -> list[Prediction | DataError]:
         """On the worker thread: predict one batch; an input whose given entities do not fit gets its error."""
-        threshold, no_overlap, given = key  # type: ignore[misc]
+        assert self.extractor is not None  # the batcher starts after the model is loaded
         errors: list[DataError] = []
-        results = self.extractor.predict_inputs(inputs, batch_size=self.settings.batch_size,  # type: ignore[union-attr]
-                                                rel_filter_threshold=threshold, no_overlap=no_overlap,
-                                                given_entities=given, on_error=errors.append)
+        results = self.extractor.predict_inputs(inputs, options, on_error=errors.append)
         failed = iter(errors)
         return [r if r is not None else next(failed) for r in results]
 
-    async def predict(self, inputs: list[Input], key: Hashable, field: Callable[[int], str]) -> list[Prediction]:
-        """The records of ``inputs``, predicted in the micro-batches of every request with the same ``key``."""
+    async def predict(self, inputs: list[Input], options: PredictOptions,
+                      field: Callable[[int], str]) -> list[Prediction]:
+        """The records of ``inputs``, predicted in the micro-batches of every request with the same ``options``."""
         settings, batcher = self.settings, self.batcher
         if not self.ready or batcher is None:
             raise not_ready()
         try:
-            return await asyncio.wait_for(batcher.submit(inputs, key), settings.timeout_s)
+            return await asyncio.wait_for(batcher.submit(inputs, options), settings.timeout_s)
         except TimeoutError:
             raise ClientError(503, "timeout", f"not finished within {settings.timeout_s:g} s (--timeout); the "
                                               "server is busy, retry later", limit=settings.timeout_s,
@@ -89,7 +96,7 @@ class ServeState:
     async def extract(self, request: Request) -> list[Prediction]:
         """The records of a ``/v1/extract`` (or ``/ui/extract``) request."""
         inputs, req = extract_inputs(read_json(await request.body()), self.settings)
-        return await self.predict(inputs, (req.rel_filter_threshold, req.no_overlap, False), lambda i: "documents")
+        return await self.predict(inputs, self.options(req.rel_filter_threshold, req.no_overlap), lambda i: "documents")
 
 
 def not_ready() -> ClientError:
@@ -115,7 +122,8 @@ def api_router(state: ServeState) -> APIRouter:
         """Relations between the entities each record gives; the entities come back unchanged and in
         order (score null), so relation heads and tails index the record's own list."""
         inputs, req = relation_inputs(read_json(await request.body()), state.settings)
-        preds = await state.predict(inputs, (req.rel_filter_threshold, False, True), lambda i: f"documents[{i}]")
+        preds = await state.predict(inputs, state.options(req.rel_filter_threshold, given_entities=True),
+                                    lambda i: f"documents[{i}]")
         return JSONResponse({"documents": [p.to_json() for p in preds]})
 
     @router.get("/v1/model", summary="The model: types, encoder, settings, versions, limits")
