@@ -19,6 +19,7 @@ from paths import CONLL04, ROOT
 from spert import SpERT
 from spert.data.records import Prediction
 from spert.errors import ConfigError, SpertError
+from spert.infer.options import PredictOptions
 from spert.eval.render import render_predictions
 from spert.integrations.spacy_pipe import Relation, doc_to_prediction, doc_words, make_spert, render_html
 
@@ -84,11 +85,12 @@ def test_one_doc_equals_the_python_api_on_the_same_text(nlp, api, texts):
 
 def test_nlp_pipe_batches_docs_into_the_model(tiny_model_dir, api, texts, monkeypatch):
     nlp = blank(tiny_model_dir, batch_size=4)
-    model = nlp.get_pipe("spert").model
+    model = nlp.get_pipe("spert").load()
     calls, predict = [], model.predict
-    monkeypatch.setattr(model, "predict", lambda records, **kw: calls.append((len(records), kw)) or predict(records, **kw))
+    monkeypatch.setattr(model, "predict", lambda records, options: calls.append((len(records), options))
+                        or predict(records, options))
     docs = list(nlp.pipe(texts, batch_size=5))
-    assert [n for n, _ in calls] == [5, 5, 4] and calls[0][1] == {"no_overlap": False, "batch_size": 4}
+    assert [n for n, _ in calls] == [5, 5, 4] and calls[0][1] == PredictOptions(batch_size=4)
     for doc, want in zip(docs, api.predict(texts)):
         assert_same(doc_to_prediction(doc), want)
 
@@ -237,6 +239,37 @@ def test_to_disk_and_spacy_load_give_the_same_results(tiny_model_dir, nlp, texts
     with pytest.raises(SpertError, match="to_disk"):
         nlp.to_bytes()
     assert isinstance(nlp.to_bytes(exclude=["spert"]), bytes)
+
+
+def test_protocol_probes_never_load_the_model(tiny_model_dir, tmp_path, monkeypatch):
+    """spacy.load links components with isinstance(proc, ListenedToComponent), a runtime protocol check
+    that reads each member in hash-seed order: when it read `model` first it loaded the config's path,
+    which a saved pipeline need not have (about one load in ten failed). Here every member is read,
+    every time, before from_disk, with that path gone."""
+    import spacy.ty
+
+    source = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, source)
+    blank(source).to_disk(tmp_path / "pipeline")
+    shutil.rmtree(source)
+    probed: list[bool] = []
+    real = spacy.ty.ListenedToComponent
+
+    class EveryMember(type(real)):  # the protocol check, reading every member whatever the hash seed
+        def __instancecheck__(cls, proc):
+            probed.append(True)
+            return all(hasattr(proc, name) for name in ("model", "listeners", "listener_map",
+                                                         "listening_components"))
+
+    monkeypatch.setattr(spacy.ty, "ListenedToComponent", EveryMember("ListenedToComponent", (), {}))
+    loaded = spacy.load(tmp_path / "pipeline")  # raised CheckpointError (the gone path) when probed first
+    assert probed
+    component = loaded.get_pipe("spert")
+    assert component.model.entity_types  # loaded from the pipeline's own copy
+    assert component.source == tmp_path / "pipeline" / "spert" / "model"
+    fresh = blank(tiny_model_dir)
+    assert not hasattr(fresh.get_pipe("spert"), "model")  # not loaded: reading it loads nothing
+    assert fresh.get_pipe("spert").load() is fresh.get_pipe("spert").model
 
 
 def test_onnx_backend(tiny_onnx_dirs, api, texts):

@@ -54,7 +54,7 @@ the encoder takes are predicted in windows, as the Python API does.
 Saving: ``nlp.to_disk(path)`` copies the model directory into the component's directory
 (``path/NAME/model``) and ``spacy.load(path)`` loads it from there, never from the path in
 the config, so a pipeline made by ``spacy package`` carries its model. Otherwise the model
-loads on first use. ``nlp.to_bytes`` cannot carry a model directory: exclude the component
+loads on first use (or by the component's ``load()``; its ``model`` attribute is there once loaded). ``nlp.to_bytes`` cannot carry a model directory: exclude the component
 (``exclude=["spert"]``) or use ``to_disk``.
 
 :func:`render_html` draws docs as ``spert render`` does (same templates and CSS);
@@ -77,6 +77,7 @@ from spacy.util import filter_spans, minibatch
 from spert.data.records import Prediction, PredictedEntity, PredictedRelation
 from spert.data.text import is_word
 from spert.errors import CheckpointError, ConfigError, SpertError
+from spert.infer.options import LoadOptions, PredictOptions
 
 # Every spaCy pipeline imports this module through the entry point: the model code (transformers)
 # loads only when a pipeline uses the component.
@@ -167,32 +168,37 @@ class SpertComponent:
                  device: str | None = None, rel_filter_threshold: float | None = None, no_overlap: bool = False,
                  batch_size: int | None = None, spans_key: str = SPANS_KEY, set_ents: bool = True,
                  overwrite_ents: bool = False) -> None:
-        if rel_filter_threshold is not None and not 0 <= rel_filter_threshold <= 1:
-            raise ConfigError(f"spert component {name!r}: rel_filter_threshold must be in [0, 1], "
-                              f"got {rel_filter_threshold}")
-        if batch_size is not None and batch_size < 1:
-            raise ConfigError(f"spert component {name!r}: batch_size must be at least 1, got {batch_size}")
+        where = f"spert component {name!r}"
+        # only the settings given: the options' and the model directory's defaults hold for the rest
+        self.load_options: LoadOptions = LoadOptions.make(where, backend=backend, device=device)
+        self.predict_options: PredictOptions = PredictOptions.make(
+            where, rel_filter_threshold=rel_filter_threshold, no_overlap=no_overlap, batch_size=batch_size)
         self.name, self.source = name, Path(model)
         self.spans_key, self.set_ents, self.overwrite_ents = spans_key, set_ents, overwrite_ents
-        # only the settings given: the Python API and the model directory own the defaults
-        self.load_options = {k: v for k, v in (("backend", backend), ("device", device)) if v is not None}
-        self.predict_options: dict[str, Any] = {"no_overlap": no_overlap}
-        self.predict_options |= {k: v for k, v in (("rel_filter_threshold", rel_filter_threshold),
-                                                   ("batch_size", batch_size)) if v is not None}
         self._model: SpERT | None = None
         _register_extension()
 
-    @property
-    def model(self) -> "SpERT":
-        """The SpERT model, loaded on first use (or by :meth:`from_disk`)."""
+    def load(self) -> "SpERT":
+        """The SpERT model, loaded now if it is not yet (the first doc or :meth:`from_disk` loads it too)."""
         if self._model is None:
             self._model = self._load(self.source)
+        return self._model
+
+    @property
+    def model(self) -> "SpERT":
+        """The loaded SpERT model. Reading it never loads one: spaCy probes components with protocol
+        checks (``isinstance(proc, ListenedToComponent)`` in ``spacy.load``) that read every member, and a
+        probe that loaded the config's path would fail when that directory is gone (the saved pipeline
+        loads its own copy in :meth:`from_disk`). Until then it is missing, as for ``hasattr``."""
+        if self._model is None:
+            raise AttributeError(f"spert component {self.name!r}: the model is not loaded yet; call .load() "
+                                 "or run the pipeline on a doc")
         return self._model
 
     def _load(self, path: Path) -> "SpERT":
         from spert.infer.extractor import SpERT
 
-        return SpERT.load(path, **self.load_options)
+        return SpERT.load(path, self.load_options)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -217,7 +223,7 @@ class SpertComponent:
     def predict(self, docs: Sequence[Doc]) -> list[tuple[list[int], Prediction]]:
         """Every doc's words (token indices) and the model's prediction on them, without changing the docs."""
         views = [doc_words(doc) for doc in docs]
-        preds = self.model.predict([_record(doc, *view) for doc, view in zip(docs, views)], **self.predict_options)
+        preds = self.load().predict([_record(doc, *view) for doc, view in zip(docs, views)], self.predict_options)
         return [(words, pred) for (words, _), pred in zip(views, preds)]
 
     def set_annotations(self, docs: Sequence[Doc], predictions: Sequence[tuple[list[int], Prediction]]) -> None:
