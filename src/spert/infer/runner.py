@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -30,6 +30,17 @@ from spert.model.spans import inference_sample
 log = logging.getLogger(__name__)
 
 
+class ProgressBar(Protocol):
+    """What a progress bar does for the runner (tqdm's bars do it)."""
+
+    def update(self, n: int) -> object: ...
+
+    def close(self) -> object: ...
+
+
+Progress = Callable[..., ProgressBar]  # progress(total=N) -> a bar, e.g. functools.partial(tqdm, desc="predict")
+
+
 def length_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
     """Indices grouped into batches of similar length (longest first)."""
     order = np.argsort(-np.asarray(lengths), kind="stable")
@@ -40,7 +51,7 @@ def length_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int
 def predict_documents(model: SpERTModel, tokenizer, docs: Sequence[Sequence[str]], *, threshold: float,
                       batch_size: int = 8, no_overlap: bool = False, device: str | torch.device = "cpu",
                       encodings: Sequence[Encoding] | None = None, path: Any = None,
-                      progress: Iterable | None = None,
+                      progress: Progress | None = None,
                       documents: Sequence[Sequence[int]] | None = None) -> list[DocPrediction]:
     """Predict entities and relations for word-tokenized documents, in input order.
 
