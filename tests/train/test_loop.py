@@ -243,7 +243,7 @@ def test_training_evaluation_scores_before_dropping(monkeypatch):
 
     monkeypatch.setattr(evaluation, "predict_documents", fake_predict)
     cfg = TrainConfig(train_path="x", types_path="y", no_overlap=True)
-    metrics, preds = loop.evaluate_model(None, None, loop.Dataset("g", [gold], []), cfg, "cpu", False)
+    metrics, preds = loop.evaluate_model(None, None, evaluation.Dataset("g", [gold], []), cfg, "cpu", False)
     assert not seen.get("no_overlap", False)
     assert metrics.rel_plus.micro.f1 == pytest.approx(100)
     assert len(preds[0].relations) == 1
@@ -283,7 +283,7 @@ def test_load_dataset_with_document_context(tmp_path, tiny_encoder_dir):
     from spert.errors import DataError
     from spert.model.context import context_encodings
     from spert.model.encoding import encode_words_batch, load_tokenizer
-    from spert.train.loop import load_dataset
+    from spert.train.evaluation import load_dataset
 
     tok, schema = load_tokenizer(str(tiny_encoder_dir)), load_types(CONLL04 / "conll04_types.json")
     records = json.loads((CONLL04 / "conll04_dev.json").read_text())[:6]

@@ -33,14 +33,12 @@ from spert.model.batch import collate
 from spert.model.checkpoint import build_model, check_start_model, load_weights, save_model
 from spert.train.config import TrainConfig
 from spert.data.documents import Document
-from spert.data.grouping import document_sentences, read_corpus
 from spert.model.embedding import attach, restrict_to_training_vocabulary, unrestrict
-from spert.model.context import context_encodings
-from spert.model.encoding import Encoding, encode_words_batch, load_tokenizer, resolve_encoder
+from spert.model.encoding import load_tokenizer, resolve_encoder
 from spert.errors import SpertError, TrainingStopped
 from spert.eval.metrics import Metrics
-from spert.model.encoders import check_lengths, max_subwords, pad_id
-from spert.train.evaluation import Evaluation, predict_and_score, write_evaluation
+from spert.model.encoders import max_subwords, pad_id
+from spert.train.evaluation import Dataset, Evaluation, load_dataset, predict_and_score, write_evaluation
 from spert.train.optim import AdamWNoBiasCorrection, clip_grad_norm, linear_schedule, parameter_groups
 from spert.train.resume import TrainerState, check_can_resume, last_checkpoint, load_checkpoint, save_checkpoint
 from spert.runtime import set_cpu_threads, tune_allocator
@@ -50,32 +48,10 @@ from spert.data.schema import TypeSchema, load_types
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Dataset:
-    path: Path
-    docs: list[Document]
-    encodings: list[Encoding]
-
-
-def load_dataset(path: Path, schema, tokenizer, limit: int, max_docs: int | None, context_words: int = 0) -> Dataset:
-    """A data file's sentences (SpERT JSON or DyGIE) and their encodings, with ``context_words`` of document
-    context (:mod:`spert.model.context`; the first ``max_docs`` sentences are the documents' whole text)."""
-    docs = read_corpus(path, schema)
-    if max_docs is not None:
-        docs = docs[:max_docs]
-    sentences = [d.tokens for d in docs]
-    if context_words:
-        encodings = context_encodings(tokenizer, sentences, document_sentences(docs, path), context_words, limit)
-    else:
-        encodings = encode_words_batch(tokenizer, sentences)
-    check_lengths(encodings, limit, path)
-    return Dataset(path, docs, encodings)
-
-
 def evaluate_model(model, tokenizer, data: Dataset, cfg: TrainConfig, device, show_progress: bool) -> Evaluation:
     """The run's evaluation of its model on a data set, with the run's settings."""
-    return predict_and_score(model, tokenizer, data.docs, threshold=cfg.rel_filter_threshold, no_overlap=cfg.no_overlap,
-                             batch_size=cfg.eval_batch_size, device=device, encodings=data.encodings,
+    return predict_and_score(model, tokenizer, data, threshold=cfg.rel_filter_threshold, no_overlap=cfg.no_overlap,
+                             batch_size=cfg.eval_batch_size, device=device,
                              progress=(lambda total: tqdm(total=total, desc="evaluate", unit="sent",
                                                           leave=False)) if show_progress else None)
 
