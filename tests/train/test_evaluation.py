@@ -48,6 +48,7 @@ def test_a_run_without_a_model_is_reported_from_its_predictions(tmp_path, tiny_m
                                batch_size=4)
     write_evaluation(run, result.metrics.to_json(), result.predictions)
     (run / "config.json").write_text(json.dumps({"test_path": str(gold_file), "rel_filter_threshold": 0.4,
+                                                 "train_path": str(CONLL04 / "conll04_train.json"),
                                                  "types_path": str(CONLL04 / "conll04_types.json")}))
     rep = report_run(run)
     assert rep.sweep is None and rep.documents == 8 and rep.metrics == result.metrics

@@ -21,7 +21,8 @@ from spert.data.grouping import document_sentences, read_corpus
 from spert.data.schema import TypeSchema, load_types
 from spert.errors import SpertError
 from spert.eval.metrics import Metrics, evaluate_predictions
-from spert.eval.report import Report, build_report, lowest_threshold, read_run, saved_predictions
+from spert.eval.report import (REPORTED_SETTINGS, Report, RunDirectory, build_report, lowest_threshold,
+                               saved_predictions)
 from spert.infer.results import DocPrediction
 from spert.infer.runner import predict_documents
 from spert.model.checkpoint import Backend, load_model
@@ -29,7 +30,7 @@ from spert.model.network import Precision
 from spert.model.context import sentence_encodings
 from spert.model.encoders import check_lengths, max_subwords
 from spert.model.encoding import Encoding
-from spert.model.settings import InferenceSettings
+from spert.train.config import TrainConfig, read_run_config
 
 log = logging.getLogger(__name__)
 
@@ -107,13 +108,28 @@ def evaluate_directory(model_dir: Path, data: Path, output: Path, *, types: Path
     return result
 
 
+def read_run(run_dir: Path, cfg: TrainConfig, *, data: Path | None = None,
+             max_docs: int | None = None) -> RunDirectory:
+    """The run directory as its report needs it: the data to report on (``data``, else the run's test or
+    validation set; the first ``max_docs`` documents, else the run's ``max_eval_docs``) and the run's
+    settings that the report lists (those its ``config.json`` sets)."""
+    data = Path(data or cfg.test_path or cfg.valid_path or "")
+    if not str(data) or not data.is_file():
+        raise SpertError(f"{run_dir}: no evaluation data to report on ({data or 'none in config.json'}); give --data")
+    settings = {k: getattr(cfg, k) for k in REPORTED_SETTINGS
+                if k in cfg.model_fields_set and getattr(cfg, k) is not None}
+    return RunDirectory(Path(run_dir), data, max_docs if max_docs is not None else cfg.max_eval_docs,
+                        cfg.no_overlap, settings)
+
+
 def report_run(run_dir: Path, *, data: Path | None = None, max_docs: int | None = None, examples: int = 5,
                sweep: bool = True, batch_size: int = 8, device: str = "cpu",
                progress: Progress | None = None) -> Report:
     """``spert report``'s figures and tables for a ``spert train`` output directory: its model predicts
     the evaluation data once (see :mod:`spert.eval.report`); a run without a model is reported from
     its ``predictions.json``, without a threshold sweep."""
-    run = read_run(run_dir, data=data, max_docs=max_docs)
+    cfg = read_run_config(run_dir)
+    run = read_run(run_dir, cfg, data=data, max_docs=max_docs)
     if run.has_model:
         model, tokenizer, inference = load_model(run.model_dir, device)
         schema, threshold = model.schema, inference.rel_filter_threshold
@@ -125,7 +141,6 @@ def report_run(run_dir: Path, *, data: Path | None = None, max_docs: int | None 
                                 device=device, encodings=data_set.encodings, path=run.data, progress=progress)
     else:
         raw, sweep = saved_predictions(run), False
-        schema = load_types(run.config["types_path"])
-        threshold = float(run.config.get("rel_filter_threshold", InferenceSettings().rel_filter_threshold))
+        schema, threshold = load_types(cfg.types_path), cfg.rel_filter_threshold
         gold = read_corpus(run.data, schema)[:len(raw)]
     return build_report(run, schema, gold, raw, threshold=threshold, sweep=sweep, examples=examples)
