@@ -3,8 +3,8 @@ whole report of a run directory (its model's predictions from spert.train.evalua
 checked to be self-contained."""
 
 import json
-from pathlib import Path
 import re
+from pathlib import Path
 
 import pytest
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from transformers import AutoTokenizer
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from spert.errors import EncoderError
 from spert.model.encoders import special_ids, word_prefix
@@ -48,7 +48,7 @@ def resolve_encoder(name: str | None) -> str:
     return str(name)
 
 
-def load_tokenizer(name_or_path: str):
+def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerFast:
     """Load the encoder's fast tokenizer (needed for batched per-word tokenization)."""
     try:
         tok = AutoTokenizer.from_pretrained(name_or_path, use_fast=True)
