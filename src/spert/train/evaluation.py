@@ -52,7 +52,7 @@ class Dataset:
 
 
 def load_dataset(path: Path, schema: TypeSchema, tokenizer, limit: int, max_docs: int | None,
-                 context_words: int = 0) -> Dataset:
+                 context_words: int) -> Dataset:
     """A data file's sentences (SpERT JSON or DyGIE) and their encodings, with ``context_words`` of document
     context (:mod:`spert.model.context`; the first ``max_docs`` sentences are the documents' whole text).
     A sentence longer than ``limit`` subwords is an error naming it."""

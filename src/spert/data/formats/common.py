@@ -67,9 +67,13 @@ class SourceDocument:
 
 @dataclass(frozen=True)
 class ImportOptions:
+    """How an import carries annotations over. ``max_span_size`` is the model's setting
+    (:class:`spert.model.settings.ModelSettings`, whose default ``spert data import`` offers): entities
+    longer are dropped, as SpERT never proposes them."""
+
     discontinuous: Literal["skip", "cover"] = "skip"
     documents: Literal["split", "keep"] = "split"
-    max_span_size: int = 10
+    max_span_size: int = field(kw_only=True)
     no_overlap: bool = False
     symmetric: frozenset[str] = frozenset()
     max_subwords: int = 512  # keep mode: a record's subwords, [CLS] and [SEP] included
