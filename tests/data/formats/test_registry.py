@@ -71,8 +71,19 @@ def test_abort_leaves_nothing_and_output_is_required(tmp_path):
 
 def test_a_reader_gets_only_the_options_it_takes(tmp_path):
     write_predictions("doccano", tmp_path / "d.jsonl")  # spert data import passes Label Studio's options to all
-    docs = run_import("doccano", tmp_path / "d.jsonl", pick="first", text_field=None).records
+    docs = run_import("doccano", tmp_path / "d.jsonl", pick=None, text_field=None).records  # None: not given
     assert len(docs) == 3
+    with pytest.raises(SpertError, match=r"the doccano format takes no option 'pick' \(only labelstudio does\)"):
+        run_import("doccano", tmp_path / "d.jsonl", pick="first")
+    with pytest.raises(SpertError, match=r"the brat format takes no option 'sheet' \(no format does\)"):
+        run_import("brat", tmp_path, sheet=1)
+
+
+def test_import_options_refuse_what_is_no_choice():
+    for field, flag in (("discontinuous", "--discontinuous must be one of skip, cover, got 'all'"),
+                        ("documents", "--documents must be one of split, keep, got 'all'")):
+        with pytest.raises(SpertError, match=flag):
+            import_options(**{field: "all"})
 
 
 WORDS = ["Zoë", "Acme", "GmbH", "in", "Köln", "met", "Bob", "Smith", "😀", "R&D", "co-op", "(", ")", ",", ".", "?",

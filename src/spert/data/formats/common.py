@@ -79,6 +79,21 @@ class ImportOptions:
     max_subwords: int = 512  # keep mode: a record's subwords, [CLS] and [SEP] included
     strict: bool = False
 
+    def __post_init__(self) -> None:
+        for flag, value, choices in (("--discontinuous", self.discontinuous, DISCONTINUOUS_CHOICES),
+                                     ("--documents", self.documents, DOCUMENTS_CHOICES)):
+            check_choice(flag, value, choices)
+
+
+DISCONTINUOUS_CHOICES = ("skip", "cover")
+DOCUMENTS_CHOICES = ("split", "keep")
+
+
+def check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
+    """Refuse an import option's value that is none of its choices; ``name`` is its ``spert data import`` flag."""
+    if value not in choices:
+        raise SpertError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
 
 @dataclass
 class ImportSummary:
