@@ -54,14 +54,14 @@ def bench(ctx: typer.Context,
 
     from spert.tools.bench.tables import format_report
     from spert.tools.bench.run import run_bench, write_outputs
-    from spert.tools.bench.settings import BenchSettings, parse_backends, parse_int_list
+    from spert.tools.bench.settings import BenchSettings, parse_backends, parse_positive_ints
 
     setup_logging(verbose)
     settings = BenchSettings(model=model, data=data, types=types,
-                             batch_sizes=parse_int_list(batch_sizes, "--batch-sizes") or (8,),
+                             batch_sizes=parse_positive_ints(batch_sizes, "--batch-sizes") or (8,),
                              backends=parse_backends(backends) + (("torch-int8",) if quantize else ()),
                              repeats=repeats, naive_repeats=naive_repeats, train_updates=train_updates,
-                             lengths=parse_int_list(lengths, "--lengths"), length_repeats=length_repeats,
+                             lengths=parse_positive_ints(lengths, "--lengths"), length_repeats=length_repeats,
                              max_docs=max_docs, naive=not no_naive, seed=seed)
     result = run_bench(settings)
     write_outputs(result, json_out, plot if plot is not None else json_out.with_suffix(".png"))
@@ -100,11 +100,11 @@ def bench_serve(model: Path = MODEL_DIR,
     throughput and latency at each number of concurrent clients, every answer compared with the
     one-at-a-time offline record, server CPU time per sentence. Needs the serve extra."""
     from spert.tools.bench.loadtest import run_loadtest, write_result
-    from spert.tools.bench.settings import LoadTestSettings, parse_int_list
+    from spert.tools.bench.settings import LoadTestSettings, parse_positive_ints
     from spert.tools.bench.tables import format_load_test
 
     setup_logging(verbose)
-    settings = LoadTestSettings(model=model, data=data, clients=parse_int_list(clients, "--clients"),
+    settings = LoadTestSettings(model=model, data=data, clients=parse_positive_ints(clients, "--clients"),
                                 batch_size=batch_size, limit=limit, rounds=rounds, threads=threads, url=url,
                                 server_flags=tuple(server_flag or ()))
     result = run_loadtest(settings)
