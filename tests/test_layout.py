@@ -264,6 +264,14 @@ def test_module_names_are_unique():
     assert not twice, f"module names used more than once: {twice}"
 
 
+def test_eval_reads_records_only():
+    # eval's layer (4) is above infer's, but since the prediction records (DocPrediction and
+    # drop_overlapping) live in data.predictions it imports neither infer nor model: scoring and
+    # rendering take records; train.evaluation (layer 5) predicts and hands them over
+    used = {part(dep) for mod, deps in graph().items() if part(mod) == "eval" for dep in deps}
+    assert used <= {"eval", "data", *BASE}, f"eval imports {sorted(used - {'eval', 'data', *BASE})}"
+
+
 def test_eval_is_torch_free():
     # scoring and rendering are pure: importing any spert.eval module must not import torch
     mods = sorted(module_name(p) for p in (PACKAGE / "eval").rglob("*.py"))

@@ -11,7 +11,7 @@ import pytest
 from paths import CONLL04
 from spert.data.documents import Document, Entity, Relation, read_documents
 from spert.eval.report import at_threshold, confusion_matrix, error_examples, threshold_sweep, write_report
-from spert.infer.results import DocPrediction, ScoredEntity, ScoredRelation
+from spert.data.predictions import DocPrediction, ScoredEntity, ScoredRelation
 from spert.infer.runner import predict_documents
 from spert.data.records import Prediction
 from spert.model.checkpoint import load_model

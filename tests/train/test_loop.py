@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 
 from paths import CONLL04
 from spert.data.documents import Document, Entity, Relation
-from spert.infer.results import DocPrediction, ScoredEntity, ScoredRelation
+from spert.data.predictions import DocPrediction, ScoredEntity, ScoredRelation
 from spert.model.checkpoint import load_model
 from spert.train.config import load_config
 from spert.train.loop import train

@@ -33,13 +33,13 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from spert.atomic import atomic_write_text
 from spert.data.documents import Document, iter_records
+from spert.data.predictions import DocPrediction
 from spert.data.records import Prediction
 from spert.data.schema import TypeSchema
 from spert.errors import SpertError
 from spert.eval import figures
 from spert.eval.metrics import TASK_TITLES, TASKS, Metrics, evaluate
 from spert.eval.render import compare, pair_documents, render_comparison
-from spert.infer.results import DocPrediction
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 import torch
 
+from spert.data.predictions import DocPrediction
 from spert.infer.decoding import decode
-from spert.infer.results import DocPrediction
 from spert.model.batch import collate
 from spert.model.context import sentence_encodings
 from spert.model.encoders import check_lengths, max_subwords, pad_id

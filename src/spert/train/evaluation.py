@@ -18,12 +18,12 @@ from typing import Any, Callable, Iterable, NamedTuple
 from spert.atomic import atomic_write_text
 from spert.data.documents import Document, write_records
 from spert.data.grouping import document_sentences, read_corpus
+from spert.data.predictions import DocPrediction
 from spert.data.schema import TypeSchema, load_types
 from spert.errors import SpertError
 from spert.eval.metrics import Metrics, evaluate_predictions
 from spert.eval.report import (REPORTED_SETTINGS, Report, RunDirectory, build_report, lowest_threshold,
                                saved_predictions)
-from spert.infer.results import DocPrediction
 from spert.infer.runner import predict_documents
 from spert.model.checkpoint import Backend, load_model
 from spert.model.network import Precision

@@ -12,8 +12,8 @@ from typing import Any, Sequence
 import torch
 
 from spert.data.documents import Document
+from spert.data.predictions import DocPrediction
 from spert.eval.metrics import evaluate
-from spert.infer.results import DocPrediction
 from spert.infer.runner import length_batches, predict_documents
 from spert.model.batch import Batch, collate
 from spert.model.encoders import pad_id
