@@ -3,7 +3,6 @@ predictions back; unknown names and a missing output are errors that say what to
 
 from __future__ import annotations
 
-import json
 
 import pytest
 from annotation_fixtures import import_options, predictions, run_import, write_predictions
