@@ -26,10 +26,10 @@ from spert.eval.report import (REPORTED_SETTINGS, Report, RunDirectory, build_re
                                saved_predictions)
 from spert.infer.runner import predict_documents
 from spert.model.checkpoint import Backend, load_model
-from spert.model.network import Precision
 from spert.model.context import sentence_encodings
 from spert.model.encoders import check_lengths, max_subwords
 from spert.model.encoding import Encoding
+from spert.model.network import Precision, SpERTModel
 from spert.train.config import TrainConfig, read_run_config
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def load_dataset(path: Path, schema: TypeSchema, tokenizer, limit: int, max_docs
     return Dataset(path, docs, encodings)
 
 
-def model_dataset(model, tokenizer, path: Path, max_docs: int | None = None) -> Dataset:
+def model_dataset(model: SpERTModel, tokenizer, path: Path, max_docs: int | None = None) -> Dataset:
     """:func:`load_dataset` as ``model`` reads it: its encoder's longest input, its document context."""
     return load_dataset(path, model.schema, tokenizer, max_subwords(model.encoder.config, tokenizer), max_docs,
                         model.settings.context_words)
