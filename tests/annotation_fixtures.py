@@ -18,6 +18,7 @@ from spert.data.formats.importer import import_annotations
 from spert.data.formats.registry import open_writer
 from spert.data.records import PredictedRelation, Prediction, entity_record
 from spert.data.text import TextTokenizer
+from spert.model.settings import ModelSettings, default_of
 
 # brat: offsets count characters of the .txt as stored, \r included
 BRAT_D1_TXT = "Zoë Müller leads Acmebased GmbH in Köln.\r\nHe met Bob Smith in Berlin."
@@ -165,11 +166,16 @@ def write_brat(root: Path, docs: dict[str, tuple[str, str]]) -> Path:
 TOKENIZER = None
 
 
+def import_options(**options) -> ImportOptions:
+    """ImportOptions with the model's default span limit (what ``spert data import`` offers) unless given."""
+    return ImportOptions(**{"max_span_size": default_of(ModelSettings, "max_span_size"), **options})
+
+
 def run_import(fmt, source, options=None, **kwargs):
     """``import_annotations`` with one spaCy tokenizer shared by the tests (loading one takes a while)."""
     global TOKENIZER
     TOKENIZER = TOKENIZER or TextTokenizer()
-    return import_annotations(fmt, source, options or ImportOptions(), tokenizer=TOKENIZER, **kwargs)
+    return import_annotations(fmt, source, options or import_options(), tokenizer=TOKENIZER, **kwargs)
 
 
 @pytest.fixture

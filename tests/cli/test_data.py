@@ -55,6 +55,21 @@ def test_errors_are_one_line_exit_2_and_leave_no_output(tmp_path, doccano_file):
     assert not out.exists()
 
 
+def test_import_choices_and_options_are_checked_by_the_library(tmp_path, doccano_file, labelstudio_file):
+    out = tmp_path / "o"
+    for fmt, source, flags, message in (
+            ("doccano", doccano_file, ["--discontinuous", "all"], "--discontinuous must be one of skip, cover, got 'all'"),
+            ("doccano", doccano_file, ["--documents", "all"], "--documents must be one of split, keep, got 'all'"),
+            ("labelstudio", labelstudio_file, ["--annotation", "last"],
+             "--annotation must be one of latest, first, prediction, got 'last'"),
+            ("doccano", doccano_file, ["--annotation", "first"],
+             "the doccano format takes no option 'pick' (only labelstudio does)")):
+        res = runner.invoke(app, ["data", "import", fmt, str(source), "-o", str(out / "x.json"),
+                                  "--types-output", str(out / "t.json"), *flags])
+        assert isinstance(res.exception, SpertError) and str(res.exception) == message, res.output
+    assert not out.exists()
+
+
 def test_brat_in_train_predict_brat_out_import_again(tmp_path, brat_dir, tiny_encoder_dir):
     data, types = tmp_path / "train.json", tmp_path / "types.json"
     res = runner.invoke(app, ["data", "import", "brat", str(brat_dir), "-o", str(data), "--types-output", str(types)])
@@ -83,7 +98,8 @@ def test_brat_in_train_predict_brat_out_import_again(tmp_path, brat_dir, tiny_en
     for fmt, path in exports.items():
         again = tmp_path / f"again-{fmt}.json"
         res = runner.invoke(app, ["data", "import", fmt, str(path), "-o", str(again), "--types-output",
-                                  str(tmp_path / "t2.json"), "--strict", "--annotation", "prediction"])
+                                  str(tmp_path / "t2.json"), "--strict",
+                                  *(["--annotation", "prediction"] if fmt == "labelstudio" else [])])
         assert res.exit_code == 0, res.output
         records = json.loads(again.read_text(encoding="utf-8"))
         # documents come back in input order (brat: file names d1, d2); their ids are the tool's

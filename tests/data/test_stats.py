@@ -28,7 +28,7 @@ def test_stats_by_hand():
     # r: (0,2) -> (11,12): 9 words between; s: overlapping entities: 0
     assert st.relation_distances == {"0": 1, "1-4": 0, "5-9": 1, "10-19": 0, "20-49": 0, "50+": 0}
     assert st.over_max_subwords == 0  # 122 subwords at most
-    st = compute_stats(docs, max_subwords=100, subword_counts=lambda words: [10] * len(words))
+    st = compute_stats(docs, max_span_size=10, max_subwords=100, subword_counts=lambda words: [10] * len(words))
     assert st.over_max_subwords == 1
     assert "records over 100 encoder subwords: 1" in st.format()
-    assert compute_stats(docs).over_max_subwords is None
+    assert compute_stats(docs, max_span_size=10).over_max_subwords is None

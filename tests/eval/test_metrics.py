@@ -3,9 +3,8 @@
 import pytest
 
 from spert.data.documents import Document, Entity, Relation
+from spert.data.predictions import DocPrediction, ScoredEntity, ScoredRelation, drop_overlapping
 from spert.eval.metrics import evaluate, evaluate_predictions, remove_overlapping, score
-from spert.infer.decoding import drop_overlapping
-from spert.infer.results import DocPrediction, ScoredEntity, ScoredRelation
 
 
 def test_micro_macro_per_type_by_hand():

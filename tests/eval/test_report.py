@@ -4,13 +4,14 @@ checked to be self-contained."""
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from paths import CONLL04
 from spert.data.documents import Document, Entity, Relation, read_documents
 from spert.eval.report import at_threshold, confusion_matrix, error_examples, threshold_sweep, write_report
-from spert.infer.results import DocPrediction, ScoredEntity, ScoredRelation
+from spert.data.predictions import DocPrediction, ScoredEntity, ScoredRelation
 from spert.infer.runner import predict_documents
 from spert.data.records import Prediction
 from spert.model.checkpoint import load_model
@@ -80,6 +81,7 @@ def _run_dir(tmp_path, model_dir):
     docs = json.loads((CONLL04 / "conll04_dev.json").read_text())[:8]
     (tmp_path / "gold.json").write_text(json.dumps(docs))
     (run / "config.json").write_text(json.dumps({"test_path": str(tmp_path / "gold.json"), "epochs": 2, "seed": 1,
+                                                 "train_path": str(CONLL04 / "conll04_train.json"),
                                                  "types_path": str(CONLL04 / "conll04_types.json")}))
     (run / "log.csv").write_text("epoch,update,loss,entity_loss,rel_loss,lr,sentences_per_s\n"
                                  "1,1,2.0,1.5,0.5,1e-5,3\n1,2,1.5,1.0,0.5,2e-5,3\n2,3,1.0,0.7,0.3,1e-5,3\n")
@@ -91,6 +93,8 @@ def test_report_of_a_run_directory_is_self_contained(tmp_path, tiny_model_dir):
     run = _run_dir(tmp_path, tiny_model_dir)
     rep = report_run(run, examples=3)
     assert rep.documents == 8 and rep.threshold == pytest.approx(0.4) and rep.sweep
+    # the settings line lists what the run's config.json sets, typed (the rest have defaults it never saw)
+    assert rep.settings == {"epochs": 2, "seed": 1, "train_path": CONLL04 / "conll04_train.json"}
     assert [p.threshold for p in rep.sweep] == sorted(p.threshold for p in rep.sweep)
     chosen = next(p for p in rep.sweep if p.threshold == rep.threshold)
     assert chosen.scores["rel_plus"][2] == pytest.approx(rep.metrics.rel_plus.micro.f1)
@@ -121,3 +125,17 @@ def test_report_cli_and_a_clear_error(tmp_path, tiny_model_dir):
     assert (run / "report" / "report.html").exists() and 'id="sweep"' not in (run / "report" / "report.html").read_text()
     res = CliRunner().invoke(app, ["report", str(tmp_path)])
     assert res.exit_code != 0 and "not a spert train output directory" in str(res.exception)
+
+
+def test_a_run_config_is_read_typed_and_strictly(tmp_path):
+    from spert.errors import ConfigError
+    from spert.train.config import read_run_config
+
+    (tmp_path / "config.json").write_text(json.dumps({"train_path": "t.json", "types_path": "types.json",
+                                                      "rel_filter_threshold": 0.25}))
+    cfg = read_run_config(tmp_path)
+    assert cfg.rel_filter_threshold == 0.25 and cfg.types_path == Path("types.json") and cfg.epochs == 20
+    assert cfg.model_fields_set == {"train_path", "types_path", "rel_filter_threshold"}
+    (tmp_path / "config.json").write_text(json.dumps({"train_path": "t.json", "types_path": "x", "epoch": 3}))
+    with pytest.raises(ConfigError, match=r"config.json: 'epoch': unknown setting"):
+        read_run_config(tmp_path)

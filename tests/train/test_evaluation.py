@@ -10,7 +10,8 @@ from spert.errors import SpertError
 from spert.eval.metrics import evaluate_predictions
 from spert.infer.runner import predict_documents
 from spert.model.checkpoint import load_model
-from spert.train.evaluation import evaluate_directory, predict_and_score, report_run, write_evaluation
+from spert.train.evaluation import (evaluate_directory, model_dataset, predict_and_score, report_run,
+                                    write_evaluation)
 
 
 @pytest.fixture
@@ -41,12 +42,13 @@ def test_evaluate_directory_refuses_other_types(tmp_path, tiny_model_dir, gold_f
 
 def test_a_run_without_a_model_is_reported_from_its_predictions(tmp_path, tiny_model_dir, gold_file):
     model, tok, inference = load_model(tiny_model_dir)
-    gold = read_documents(gold_file, model.schema)
+    gold = model_dataset(model, tok, gold_file)
     run = tmp_path / "run"
     result = predict_and_score(model, tok, gold, threshold=inference.rel_filter_threshold, no_overlap=False,
                                batch_size=4)
     write_evaluation(run, result.metrics.to_json(), result.predictions)
     (run / "config.json").write_text(json.dumps({"test_path": str(gold_file), "rel_filter_threshold": 0.4,
+                                                 "train_path": str(CONLL04 / "conll04_train.json"),
                                                  "types_path": str(CONLL04 / "conll04_types.json")}))
     rep = report_run(run)
     assert rep.sweep is None and rep.documents == 8 and rep.metrics == result.metrics

@@ -8,7 +8,7 @@ from paths import CONLL04, ROOT
 from spert.errors import ConfigError, SpertError
 from spert.train.config import load_config
 from spert.train.experiments import (RunRecord, ablation_runs, ablation_setting, cv_runs, find_folds, fold_pattern,
-                                     parse_int_list, run_experiment, seed_runs, summarize)
+                                     parse_distinct_ints, run_experiment, seed_runs, summarize)
 from spert.train.loop import TrainResult
 from spert.train.summary import SCORE_KEYS, ExperimentSummary, Spread, mean_std
 from spert.eval.metrics import Metrics, PRF, TaskScores
@@ -53,12 +53,12 @@ def _folds(tmp_path, k=3):
     return d
 
 
-def test_parse_int_list():
-    assert parse_int_list("42, 43,44", "seeds") == [42, 43, 44]
-    assert parse_int_list(None, "seeds") is None
+def test_parse_distinct_ints():
+    assert parse_distinct_ints("42, 43,44", "seeds") == [42, 43, 44]
+    assert parse_distinct_ints(None, "seeds") is None
     for bad in ("a,b", "1,1", ""):
         with pytest.raises(ConfigError, match="--seeds"):
-            parse_int_list(bad, "seeds")
+            parse_distinct_ints(bad, "seeds")
 
 
 def test_fold_pattern_and_discovery(tmp_path):

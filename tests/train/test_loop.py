@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 
 from paths import CONLL04
 from spert.data.documents import Document, Entity, Relation
-from spert.infer.results import DocPrediction, ScoredEntity, ScoredRelation
+from spert.data.predictions import DocPrediction, ScoredEntity, ScoredRelation
 from spert.model.checkpoint import load_model
 from spert.train.config import load_config
 from spert.train.loop import train
@@ -243,7 +243,7 @@ def test_training_evaluation_scores_before_dropping(monkeypatch):
 
     monkeypatch.setattr(evaluation, "predict_documents", fake_predict)
     cfg = TrainConfig(train_path="x", types_path="y", no_overlap=True)
-    metrics, preds = loop.evaluate_model(None, None, loop.Dataset("g", [gold], []), cfg, "cpu", False)
+    metrics, preds = loop.evaluate_model(None, None, evaluation.Dataset("g", [gold], []), cfg, "cpu", False)
     assert not seen.get("no_overlap", False)
     assert metrics.rel_plus.micro.f1 == pytest.approx(100)
     assert len(preds[0].relations) == 1
@@ -283,13 +283,13 @@ def test_load_dataset_with_document_context(tmp_path, tiny_encoder_dir):
     from spert.errors import DataError
     from spert.model.context import context_encodings
     from spert.model.encoding import encode_words_batch, load_tokenizer
-    from spert.train.loop import load_dataset
+    from spert.train.evaluation import load_dataset
 
     tok, schema = load_tokenizer(str(tiny_encoder_dir)), load_types(CONLL04 / "conll04_types.json")
     records = json.loads((CONLL04 / "conll04_dev.json").read_text())[:6]
     data = _with_documents(records[::-1], tmp_path / "d.json", 3)  # sentence order: file order reversed
     tokens = [r["tokens"] for r in records[::-1]]
-    assert load_dataset(data, schema, tok, 512, None).encodings == encode_words_batch(tok, tokens)
+    assert load_dataset(data, schema, tok, 512, None, 0).encodings == encode_words_batch(tok, tokens)
     assert load_dataset(data, schema, tok, 512, None, 30).encodings == \
         context_encodings(tok, tokens, [[0, 1, 2], [3, 4, 5]], 30, 512)
     # a sentence longer than the encoder takes is an error in training, with context as without

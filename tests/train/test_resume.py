@@ -45,11 +45,11 @@ def test_every_setting_a_run_may_lack_is_given_the_value_it_ran_with():
     """Runs from before a setting ran with what is now its default, except for the ones whose default
     changed when they came (pack_sequences, compact_embeddings and head_init: the old behaviour)."""
     from spert.train.config import TrainConfig
-    from spert.train.resume import _BEFORE_SETTING
+    from spert.train.resume import BEFORE_SETTING
 
-    assert set(_BEFORE_SETTING) <= set(TrainConfig.model_fields)
+    assert set(BEFORE_SETTING) <= set(TrainConfig.model_fields)
     changed_default = {"pack_sequences", "compact_embeddings", "head_init"}
-    for key, value in _BEFORE_SETTING.items():
+    for key, value in BEFORE_SETTING.items():
         if key not in changed_default:
             assert TrainConfig.model_fields[key].default == value, key
 

@@ -10,6 +10,7 @@ import typer
 
 from spert.cli.app import app
 from spert.cli.predict import LANGUAGE
+from spert.model.settings import ModelSettings, default_of
 
 data_app = typer.Typer(no_args_is_help=True, help="Datasets: import from annotation tools, statistics, split by document.")
 app.add_typer(data_app, name="data")
@@ -19,7 +20,7 @@ ENCODER = typer.Option(None, "--encoder",
                             "(default: the default encoder)")
 MAX_SUBWORDS = typer.Option(512, "--max-subwords", min=8,
                             help="the encoder's longest input, start and end tokens included")
-MAX_SPAN = typer.Option(10, "--max-span-size", min=1, help="longest entity SpERT will train on, in words")
+MAX_SPAN = typer.Option(default_of(ModelSettings, "max_span_size"), "--max-span-size", min=1, help="longest entity SpERT will train on, in words")
 
 
 def _subword_counter(encoder: Optional[str]):
@@ -54,8 +55,9 @@ def import_(fmt: str = typer.Argument(..., metavar="FORMAT", help="brat, doccano
             no_overlap: bool = typer.Option(False, "--no-overlap",
                                             help="drop overlapping entities (data that must not overlap, as ADE)"),
             strict: bool = typer.Option(False, "--strict", help="any change to an entity or relation is an error"),
-            pick: str = typer.Option("latest", "--annotation",
-                                     help="labelstudio: which annotation of a task: latest, first, or prediction"),
+            pick: Optional[str] = typer.Option(None, "--annotation",
+                                               help="labelstudio: which annotation of a task: latest (the default), "
+                                                    "first, or prediction"),
             text_field: Optional[str] = typer.Option(None, "--text-field",
                                                      help="labelstudio: the task data key holding the text"),
             language: Optional[str] = LANGUAGE,
@@ -66,15 +68,8 @@ def import_(fmt: str = typer.Argument(..., metavar="FORMAT", help="brat, doccano
     """Import brat, doccano or Label Studio annotations as SpERT JSON and a types file."""
     from spert.data.formats.common import ImportOptions
     from spert.data.formats.importer import import_annotations, write_import
-    from spert.data.formats.labelstudio import PICKS
     from spert.data.text import TextTokenizer, text_pipeline
-    from spert.errors import SpertError
 
-    for name, value, choices in (("--discontinuous", discontinuous, ("skip", "cover")),
-                                 ("--documents", documents, ("split", "keep")),
-                                 ("--annotation", pick, PICKS)):
-        if value not in choices:
-            raise SpertError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     options = ImportOptions(discontinuous=discontinuous, documents=documents,  # type: ignore[arg-type]
                             max_span_size=max_span_size, no_overlap=no_overlap, symmetric=frozenset(symmetric),
                             strict=strict, max_subwords=max_subwords)

@@ -29,12 +29,12 @@ def cv(ctx: typer.Context,
     resumable (run the same command again); OUTPUT_DIR/summary.{json,md} has the mean and std of NER,
     REL and REL+ (micro and macro F1) and a per-fold table. Other settings: --KEY VALUE."""
     from spert.train.config import load_config, parse_overrides
-    from spert.train.experiments import cv_runs, parse_int_list, run_experiment
+    from spert.train.experiments import cv_runs, parse_distinct_ints, run_experiment
 
     setup_logging(verbose)
     cfg = load_config(config, parse_overrides(list(ctx.args)))
     root = cfg.output_dir
-    specs = cv_runs(cfg, root, parse_int_list(seeds, "seeds"), parse_int_list(folds, "folds"), train_pattern,
+    specs = cv_runs(cfg, root, parse_distinct_ints(seeds, "seeds"), parse_distinct_ints(folds, "folds"), train_pattern,
                     test_pattern, source=str(config))
     records = run_experiment(specs, root, f"spert cv: {config}", show_progress=not quiet)
     finish_experiment(records, root)
@@ -50,13 +50,13 @@ def ablate(ctx: typer.Context,
     after them apply to every run (e.g. --epochs 5). Each config and seed trains in DIR/NAME/seed_S and
     is resumable; DIR/summary.{json,md} is the table (mean ± std per config)."""
     from spert.train.config import parse_overrides
-    from spert.train.experiments import ablation_runs, parse_int_list, run_experiment
+    from spert.train.experiments import ablation_runs, parse_distinct_ints, run_experiment
 
     setup_logging(verbose)
     args = list(ctx.args)  # the config files, then --KEY VALUE settings for every run
     first_option = next((i for i, a in enumerate(args) if a.startswith("--")), len(args))
     configs, overrides = [Path(a) for a in args[:first_option]], parse_overrides(args[first_option:])
-    specs = ablation_runs(configs, output_dir, parse_int_list(seeds, "seeds"), overrides)
+    specs = ablation_runs(configs, output_dir, parse_distinct_ints(seeds, "seeds"), overrides)
     records = run_experiment(specs, output_dir, "spert ablate: " + ", ".join(c.stem for c in configs),
                              show_progress=not quiet)
     finish_experiment(records, output_dir)

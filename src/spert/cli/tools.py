@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from spert.cli.app import MODEL_DIR, VERBOSE, app, setup_logging
+from spert.model.settings import ModelSettings, default_of
 
 bench_app = typer.Typer(help="Benchmark inference and training (spert bench --model DIR), or serving "
                              "(spert bench serve --model DIR).")
@@ -53,14 +54,14 @@ def bench(ctx: typer.Context,
 
     from spert.tools.bench.tables import format_report
     from spert.tools.bench.run import run_bench, write_outputs
-    from spert.tools.bench.settings import BenchSettings, parse_backends, parse_int_list
+    from spert.tools.bench.settings import BenchSettings, parse_backends, parse_positive_ints
 
     setup_logging(verbose)
     settings = BenchSettings(model=model, data=data, types=types,
-                             batch_sizes=parse_int_list(batch_sizes, "--batch-sizes") or (8,),
+                             batch_sizes=parse_positive_ints(batch_sizes, "--batch-sizes") or (8,),
                              backends=parse_backends(backends) + (("torch-int8",) if quantize else ()),
                              repeats=repeats, naive_repeats=naive_repeats, train_updates=train_updates,
-                             lengths=parse_int_list(lengths, "--lengths"), length_repeats=length_repeats,
+                             lengths=parse_positive_ints(lengths, "--lengths"), length_repeats=length_repeats,
                              max_docs=max_docs, naive=not no_naive, seed=seed)
     result = run_bench(settings)
     write_outputs(result, json_out, plot if plot is not None else json_out.with_suffix(".png"))
@@ -99,11 +100,11 @@ def bench_serve(model: Path = MODEL_DIR,
     throughput and latency at each number of concurrent clients, every answer compared with the
     one-at-a-time offline record, server CPU time per sentence. Needs the serve extra."""
     from spert.tools.bench.loadtest import run_loadtest, write_result
-    from spert.tools.bench.settings import LoadTestSettings, parse_int_list
+    from spert.tools.bench.settings import LoadTestSettings, parse_positive_ints
     from spert.tools.bench.tables import format_load_test
 
     setup_logging(verbose)
-    settings = LoadTestSettings(model=model, data=data, clients=parse_int_list(clients, "--clients"),
+    settings = LoadTestSettings(model=model, data=data, clients=parse_positive_ints(clients, "--clients"),
                                 batch_size=batch_size, limit=limit, rounds=rounds, threads=threads, url=url,
                                 server_flags=tuple(server_flag or ()))
     result = run_loadtest(settings)
@@ -118,7 +119,8 @@ def convert(old_dir: Path = typer.Argument(..., help="checkpoint directory of th
             types: Optional[Path] = typer.Option(None, "--types", "-t",
                                                  help="the dataset's types file; default: a *types*.json in "
                                                       "OLD_DIR, else placeholder names (with a warning)"),
-            max_span_size: int = typer.Option(10, "--max-span-size", min=1, help="longest candidate span, in words"),
+            max_span_size: int = typer.Option(default_of(ModelSettings, "max_span_size"), "--max-span-size", min=1,
+                                               help="longest candidate span, in words"),
             threshold: Optional[float] = typer.Option(None, "--rel-filter-threshold", min=0, max=1,
                                                       help="default relation threshold stored with the model "
                                                            "(default: spert's)"),

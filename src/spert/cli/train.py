@@ -28,14 +28,14 @@ def train(ctx: typer.Context,
     With --seeds 42,43,44: one run per seed in OUTPUT_DIR/seed_S (each resumable: finished runs are
     reused, interrupted ones resume) and OUTPUT_DIR/summary.{json,md} with mean and std."""
     from spert.train.config import load_config, parse_overrides
-    from spert.train.experiments import parse_int_list, run_experiment, seed_runs
+    from spert.train.experiments import parse_distinct_ints, run_experiment, seed_runs
     from spert.train.loop import train as run
 
     setup_logging(verbose)
     cfg = load_config(config, parse_overrides(list(ctx.args)))
     if seeds is not None:
         root = cfg.output_dir
-        records = run_experiment(seed_runs(cfg, parse_int_list(seeds, "seeds"), root), root,
+        records = run_experiment(seed_runs(cfg, parse_distinct_ints(seeds, "seeds"), root), root,
                                  f"spert train, seeds {seeds}", show_progress=not quiet)
         finish_experiment(records, root)
         return

@@ -30,7 +30,7 @@ class DataStats:
     entities: dict[str, int] = field(default_factory=dict)
     relations: dict[str, int] = field(default_factory=dict)
     entity_lengths: dict[int, int] = field(default_factory=dict)  # words -> entities
-    max_span_size: int = 10
+    max_span_size: int = field(kw_only=True)  # the model's (ModelSettings.max_span_size): the caller's
     longer_than_max_span: int = 0
     nested_pairs: int = 0  # one entity inside another
     crossing_pairs: int = 0  # overlapping, neither inside the other
@@ -69,7 +69,7 @@ def _bucket(d: int) -> str:
     raise AssertionError(d)  # the last bucket is open
 
 
-def compute_stats(docs: Sequence[Document], *, max_span_size: int = 10, max_subwords: int = 512,
+def compute_stats(docs: Sequence[Document], *, max_span_size: int, max_subwords: int = 512,
                   subword_counts: Callable[[Sequence[str]], Sequence[int]] | None = None) -> DataStats:
     """Statistics of documents; ``subword_counts`` (each word's subwords, from the encoder's tokenizer) is optional."""
     st = DataStats(max_span_size=max_span_size, max_subwords=max_subwords,

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from spert.data.documents import Document, remove_overlapping
-from spert.infer.decoding import drop_overlapping
-from spert.infer.results import DocPrediction
+from spert.data.predictions import DocPrediction, drop_overlapping
 
 Item = tuple  # (...key, type): the type is always the last element
 
@@ -160,7 +159,7 @@ def evaluate_predictions(gold: Sequence[Document], preds: Sequence[DocPrediction
     the predictions as they are output. With ``no_overlap`` the ADE rule applies in scoring, as in
     the reference evaluator (an entity overlapping another leaves NER, a relation leaves REL/REL+
     only when its head and tail overlap each other), and the predictions returned are cut to what
-    ``spert predict --no-overlap`` outputs (:func:`~spert.infer.decoding.drop_overlapping`); those
+    ``spert predict --no-overlap`` outputs (:func:`~spert.data.predictions.drop_overlapping`); those
     given are left as they are. Scoring the cut predictions instead could count an entity the rule
     removes."""
     metrics = evaluate(gold, [p.to_document() for p in preds], no_overlap)

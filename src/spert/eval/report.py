@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -34,13 +33,13 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from spert.atomic import atomic_write_text
 from spert.data.documents import Document, iter_records
+from spert.data.predictions import DocPrediction
 from spert.data.records import Prediction
 from spert.data.schema import TypeSchema
 from spert.errors import SpertError
 from spert.eval import figures
 from spert.eval.metrics import TASK_TITLES, TASKS, Metrics, evaluate
 from spert.eval.render import compare, pair_documents, render_comparison
-from spert.infer.results import DocPrediction
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +77,7 @@ class Report:
     documents: int
     threshold: float
     no_overlap: bool
-    config: dict[str, Any]
+    settings: dict[str, Any]  # the run's settings the report lists (RunDirectory.settings)
     metrics: Metrics
     entity_types: list[str]
     confusion: list[list[int]]  # rows gold (types, then NONE), columns predicted
@@ -184,18 +183,22 @@ def _records(docs: Iterable[Document | DocPrediction]) -> list[Prediction]:
     return [Prediction.from_json(d.to_json()) for d in docs]
 
 
-@dataclass
+# the run's settings the report lists (those its config.json sets and that are not None)
+REPORTED_SETTINGS = ("encoder", "epochs", "batch_size", "lr", "seed", "max_span_size", "neg_entity_count",
+                     "neg_relation_count", "negatives", "context", "pooling", "freeze_encoder", "random_init",
+                     "head_init", "train_path", "max_train_docs", "valid_path")
+
+
+@dataclass(frozen=True)
 class RunDirectory:
-    """A ``spert train`` output directory and the evaluation data its report is about."""
+    """A ``spert train`` output directory and the evaluation data its report is about, with what the
+    report needs of the run's settings (``spert.train.config.read_run_config`` reads them typed)."""
 
     path: Path
-    config: dict[str, Any]  # config.json
     data: Path
     max_docs: int | None
-
-    @property
-    def no_overlap(self) -> bool:
-        return bool(self.config.get("no_overlap", False))
+    no_overlap: bool
+    settings: dict[str, Any]  # REPORTED_SETTINGS -> value, for the settings line
 
     @property
     def model_dir(self) -> Path:
@@ -204,20 +207,6 @@ class RunDirectory:
     @property
     def has_model(self) -> bool:
         return (self.model_dir / "model.safetensors").exists()
-
-
-def read_run(run_dir: Path, *, data: Path | None = None, max_docs: int | None = None) -> RunDirectory:
-    """The run directory's settings and the data to report on (``data``, else the run's test or
-    validation set; the first ``max_docs`` documents, else the run's ``max_eval_docs``)."""
-    run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.json"
-    if not cfg_path.exists():
-        raise SpertError(f"{run_dir}: not a spert train output directory (no config.json)")
-    config = json.loads(cfg_path.read_text(encoding="utf-8"))
-    data = Path(data or config.get("test_path") or config.get("valid_path") or "")
-    if not str(data) or not data.is_file():
-        raise SpertError(f"{run_dir}: no evaluation data to report on ({data or 'none in config.json'}); give --data")
-    return RunDirectory(run_dir, config, data, max_docs if max_docs is not None else config.get("max_eval_docs"))
 
 
 def saved_predictions(run: RunDirectory) -> list[DocPrediction]:
@@ -248,7 +237,7 @@ def build_report(run: RunDirectory, schema: TypeSchema, gold: Sequence[Document]
     # the gold view shows no input fields (an orig_id), as the predicted view has none
     gold_records, pred_records = _records(replace(d, extra={}) for d in gold), _records(preds)
     errors, counts = error_examples(gold_records, pred_records, examples)
-    return Report(run.path, run.data, len(gold), threshold, run.no_overlap, run.config, metrics, types,
+    return Report(run.path, run.data, len(gold), threshold, run.no_overlap, run.settings, metrics, types,
                   confusion_matrix(gold, pred_docs, types),
                   threshold_sweep(gold, raw, sorted({*SWEEP, threshold}), run.no_overlap) if sweep else None,
                   errors, counts, read_csv(run.path / "log.csv"), read_csv(run.path / "eval.csv"), gold_records,
@@ -281,15 +270,9 @@ def make_figures(report: Report) -> dict[str, bytes]:
 # -- writing --------------------------------------------------------------------------------------
 
 def _context(report: Report, images: dict[str, str]) -> dict[str, Any]:
-    cfg = report.config
-    settings = {k: cfg.get(k) for k in ("encoder", "epochs", "batch_size", "lr", "seed", "max_span_size",
-                                         "neg_entity_count", "neg_relation_count", "negatives", "context",
-                                         "pooling", "freeze_encoder", "random_init", "head_init", "train_path",
-                                         "max_train_docs", "valid_path")
-                if cfg.get(k) is not None}
     best = report.best_sweep
     return {"title": f"SpERT run report: {report.run_dir.name}", "r": report, "tasks": report.metrics.tasks(),
-            "task_titles": TASK_TITLES, "settings": settings, "images": images, "groups": ERROR_GROUPS,
+            "task_titles": TASK_TITLES, "settings": report.settings, "images": images, "groups": ERROR_GROUPS,
             "labels": report.entity_types + [NONE], "best": best, "task_names": TASKS,
             "metrics_json": (report.run_dir / "metrics.json").exists()}
 

@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from spert.data.documents import spans_overlap
+from spert.data.predictions import DocPrediction, ScoredEntity, ScoredRelation, drop_overlapping
 from spert.data.schema import RelationType, TypeSchema
-from spert.infer.results import DocPrediction, ScoredEntity, ScoredRelation
 
 if TYPE_CHECKING:  # torch types, only named in annotations
     from spert.model.batch import Batch
@@ -68,21 +67,3 @@ def add_relation(found: dict[tuple[int, int, str], float], head: int, tail: int,
         head, tail = tail, head
     key = (head, tail, rtype.name)
     found[key] = max(found.get(key, 0.0), score)
-
-
-def drop_overlapping(d: DocPrediction) -> DocPrediction:
-    """The ADE setting on a prediction, as the reference evaluator applies it: a new prediction
-    without the relations whose head and tail overlap each other, and without the entities that
-    overlap another entity -- except the head and tail of a relation that stays. The reference
-    keeps such a relation (and scores it in REL and REL+) although its entity is left out of NER;
-    a record indexes its entities, so the entity stays in the output to keep the relation. Scores
-    must be computed on the prediction before this step (``eval.metrics.evaluate(...,
-    no_overlap=True)`` applies the rule itself)."""
-    spans = [(e.start, e.end) for e in d.entities]
-    rels = [r for r in d.relations if not spans_overlap(spans[r.head], spans[r.tail])]
-    needed = {i for r in rels for i in (r.head, r.tail)}
-    kept = [i for i, s in enumerate(spans)
-            if i in needed or not any(j != i and spans_overlap(s, o) for j, o in enumerate(spans))]
-    new_index = {old: new for new, old in enumerate(kept)}
-    return DocPrediction(d.tokens, [d.entities[i] for i in kept],
-                         [ScoredRelation(r.type, new_index[r.head], new_index[r.tail], r.score) for r in rels])

@@ -18,12 +18,12 @@ from typing import Any, Callable, Iterator, Protocol, Sequence
 import numpy as np
 import torch
 
+from spert.data.predictions import DocPrediction
 from spert.infer.decoding import decode
-from spert.infer.results import DocPrediction
 from spert.model.batch import collate
-from spert.model.context import context_encodings
+from spert.model.context import sentence_encodings
 from spert.model.encoders import check_lengths, max_subwords, pad_id
-from spert.model.encoding import Encoding, encode_words_batch
+from spert.model.encoding import Encoding
 from spert.model.network import SpERTModel
 from spert.model.spans import inference_sample
 
@@ -91,12 +91,5 @@ def encode_sentences(model: SpERTModel, tokenizer, sentences: Sequence[Sequence[
                      documents: Sequence[Sequence[int]] | None) -> list[Encoding]:
     """The encodings the model reads: each sentence alone, or with its document context when the
     model has ``context_words`` (a sentence too long on its own is encoded alone, and too long)."""
-    context_words = model.settings.context_words
-    if context_words == 0:
-        return encode_words_batch(tokenizer, sentences)
-    if documents is None:
-        log.warning("the model reads %d words of document context, but these sentences come without their "
-                    "documents: each is encoded alone", context_words)
-        documents = []
-    return context_encodings(tokenizer, sentences, documents, context_words,
-                             max_subwords(model.encoder.config, tokenizer))
+    return sentence_encodings(tokenizer, sentences, documents, model.settings.context_words,
+                              max_subwords(model.encoder.config, tokenizer))

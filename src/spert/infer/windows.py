@@ -43,9 +43,9 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
+from spert.data.predictions import DocPrediction, ScoredEntity, ScoredRelation, drop_overlapping
 from spert.errors import EncoderError
-from spert.infer.decoding import add_relation, drop_overlapping
-from spert.infer.results import DocPrediction, ScoredEntity, ScoredRelation
+from spert.infer.decoding import add_relation
 from spert.infer.runner import length_batches
 from spert.model.batch import collate
 from spert.model.encoders import pad_id

@@ -18,13 +18,14 @@ Directories are written atomically (a temporary directory renamed into place).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from pydantic import ValidationError
 from safetensors.torch import load_file, save_file
-from transformers import AutoConfig
+from transformers import AutoConfig, PreTrainedTokenizerFast
 
 from spert.atomic import atomic_directory
 from spert.errors import CheckpointError
@@ -71,6 +72,8 @@ def save_model(model: SpERTModel, tokenizer, path: str | Path, inference: Infere
 
 
 def read_meta(path: str | Path) -> dict[str, Any]:
+    """A model directory's ``spert.json`` as stored (its format version checked); :func:`read_model_meta`
+    reads it typed."""
     path = Path(path)
     if not path.is_dir():
         raise CheckpointError(f"{path}: not a model directory")
@@ -89,6 +92,35 @@ def read_meta(path: str | Path) -> dict[str, Any]:
     return meta
 
 
+@dataclass(frozen=True)
+class ModelMeta:
+    """What a model directory's ``spert.json`` says, typed: the model's settings, its types, how it
+    predicts by default, and (an ONNX export) what its graph is."""
+
+    settings: ModelSettings
+    schema: TypeSchema
+    inference: InferenceSettings
+    onnx: OnnxRecord | None  # None: a PyTorch model directory
+
+    @property
+    def backend(self) -> Backend:
+        return "torch" if self.onnx is None else "onnx"
+
+
+def read_model_meta(path: str | Path) -> ModelMeta:
+    """A model directory's ``spert.json``, typed; an error names the file and what is wrong."""
+    path = Path(path)
+    meta = read_meta(path)
+    onnx = stored_backend(meta, path)
+    try:
+        return ModelMeta(ModelSettings(**meta["model"]), TypeSchema.from_json(meta["types"], path / META),
+                         InferenceSettings(**meta.get("inference", {})), onnx)
+    except ValidationError as e:
+        raise CheckpointError(f"{path / META}: {_settings_problem(e)}") from None
+    except (KeyError, ValueError) as e:
+        raise CheckpointError(f"{path}: cannot rebuild the model: {str(e).splitlines()[0]}") from None
+
+
 def stored_backend(meta: dict[str, Any], path: Path) -> OnnxRecord | None:
     """The ONNX record of an exported directory, or None for a PyTorch one."""
     record = meta.get("backend")
@@ -99,21 +131,28 @@ def stored_backend(meta: dict[str, Any], path: Path) -> OnnxRecord | None:
     return OnnxRecord.from_json(record, path / META)
 
 
+class LoadedModel(NamedTuple):
+    """A model directory loaded: the network, its tokenizer and its inference defaults."""
+
+    module: SpERTModel
+    tokenizer: PreTrainedTokenizerFast
+    inference: InferenceSettings
+
+
 def load_model(path: str | Path, device: str | torch.device = "cpu", backend: Backend | None = None,
-               precision: Precision = "fp32") -> tuple[SpERTModel, Any, InferenceSettings]:
-    """(model, tokenizer, inference settings) from a model directory; nothing is downloaded.
+               precision: Precision = "fp32") -> LoadedModel:
+    """A model directory, loaded and in eval mode on ``device``; nothing is downloaded.
 
     ``backend``: ``"torch"`` or ``"onnx"`` to insist on one (an error names the mismatch and
     how to fix it); ``None`` loads what the directory holds. ``precision``: ``"bf16"`` predicts
     under bf16 autocast (PyTorch models only; on a CPU without bf16 instructions it is slower).
     """
     path = Path(path)
-    meta = read_meta(path)
+    meta = read_model_meta(path)
     if backend is not None:
         check_choice(backend, BACKENDS, "backend")
     check_choice(precision, PRECISIONS, "precision")
-    onnx_record = stored_backend(meta, path)
-    held = "torch" if onnx_record is None else "onnx"
+    held = meta.backend
     if precision != "fp32" and held == "onnx":
         raise CheckpointError(f"{path}: an ONNX export runs in ONNX Runtime's own precision; precision {precision} "
                               f"is for the PyTorch model directory it was exported from")
@@ -122,23 +161,18 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", backend: Ba
                 else "load the PyTorch model directory it was exported from")
         raise CheckpointError(f"{path}: holds a {held} model, not {backend}; {hint}")
     try:
-        settings = ModelSettings(**meta["model"])
-        schema = TypeSchema.from_json(meta["types"], path / META)
-        inference = InferenceSettings(**meta.get("inference", {}))
         config = AutoConfig.from_pretrained(path)
-    except ValidationError as e:
-        raise CheckpointError(f"{path / META}: {_settings_problem(e)}") from None
     except (KeyError, ValueError, OSError) as e:
         raise CheckpointError(f"{path}: cannot rebuild the model: {str(e).splitlines()[0]}") from None
-    if onnx_record is None:
+    if meta.onnx is None:
         encoder = encoder_from_config(config)
     else:
-        encoder = OnnxEncoder(path / onnx_record.encoder_file, config, device=str(device))
-    model = SpERTModel(settings, schema, encoder)
+        encoder = OnnxEncoder(path / meta.onnx.encoder_file, config, device=str(device))
+    model = SpERTModel(meta.settings, meta.schema, encoder)
     load_weights(model, path)
     model.to(device).eval()
     model.precision = precision
-    return model, load_tokenizer(str(path)), inference
+    return LoadedModel(model, load_tokenizer(str(path)), meta.inference)
 
 
 def _settings_problem(e: ValidationError) -> str:
@@ -182,10 +216,10 @@ def check_start_model(path: str | Path, schema: TypeSchema, encoder_config: Any)
 
 
 def _check_start_model(path: Path, schema: TypeSchema, encoder_config: Any) -> None:
-    meta = read_meta(path)
-    if stored_backend(meta, path) is not None:
+    meta = read_model_meta(path)
+    if meta.onnx is not None:
         raise CheckpointError(f"{path}: an ONNX export; start from the PyTorch model directory it was exported from")
-    theirs = TypeSchema.from_json(meta["types"], path / META).to_json()
+    theirs = meta.schema.to_json()
     if theirs != schema.to_json():
         raise CheckpointError(f"{path}: its types ({_types(theirs)}) are not the types file's "
                               f"({_types(schema.to_json())}); a run starts from a model of the same types")

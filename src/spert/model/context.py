@@ -29,11 +29,30 @@ window is encoded by ``encode_words_batch``.
 
 from __future__ import annotations
 
+import logging
 from typing import Sequence
 
 import numpy as np
 
 from spert.model.encoding import Encoding, encode_words_batch
+
+log = logging.getLogger(__name__)
+
+
+def sentence_encodings(tokenizer, sentences: Sequence[Sequence[str]], documents: Sequence[Sequence[int]] | None,
+                       context_words: int, limit: int) -> list[Encoding]:
+    """The encodings a model with ``context_words`` reads (training and prediction alike): each
+    sentence alone at 0, else with its document's context (:func:`context_encodings`; ``documents``
+    as there, None when the caller does not know them: each sentence is then encoded alone, with a
+    warning). ``limit`` is the encoder's longest input; a sentence too long on its own comes back
+    encoded alone, and too long."""
+    if context_words == 0:
+        return encode_words_batch(tokenizer, sentences)
+    if documents is None:
+        log.warning("the model reads %d words of document context, but these sentences come without their "
+                    "documents: each is encoded alone", context_words)
+        documents = []
+    return context_encodings(tokenizer, sentences, documents, context_words, limit)
 
 
 def split_budget(context_words: int, available_left: int, available_right: int) -> tuple[int, int]:

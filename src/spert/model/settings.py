@@ -3,9 +3,10 @@ how it predicts by default (inference). Each default is written here and nowhere
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticUndefined
 
 from spert.errors import CheckpointError
 
@@ -68,3 +69,12 @@ class InferenceSettings(BaseModel):
     def resolve(self, rel_filter_threshold: float | None = None) -> float:
         """The threshold to use: the caller's if given, else the model's."""
         return self.rel_filter_threshold if rel_filter_threshold is None else float(rel_filter_threshold)
+
+
+def default_of(settings: type[BaseModel], name: str) -> Any:
+    """The default of setting ``name`` of ``settings`` (a settings class), for code that offers the
+    setting elsewhere (a keyword default, a CLI option) without writing the value a second time."""
+    default = settings.model_fields[name].default
+    if default is PydanticUndefined:
+        raise ValueError(f"{settings.__name__}.{name} has no default")
+    return default

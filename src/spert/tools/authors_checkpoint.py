@@ -37,7 +37,7 @@ from transformers import AutoConfig, AutoTokenizer
 from spert.errors import CheckpointError, DataError
 from spert.model.checkpoint import save_model
 from spert.model.network import SpERTModel, encoder_from_config
-from spert.model.settings import InferenceSettings, ModelSettings
+from spert.model.settings import InferenceSettings, ModelSettings, default_of
 from spert.model.spans import MAX_WIDTH_EMBEDDINGS
 from spert.data.schema import EntityType, RelationType, TypeSchema, load_types
 
@@ -182,7 +182,7 @@ def load_old_tokenizer(path: Path, lowercase: bool | None = None):
 
 
 def convert_checkpoint(old: str | Path, new: str | Path, *, types: str | Path | None = None,
-                       max_span_size: int = 10, rel_filter_threshold: float | None = None,
+                       max_span_size: int = default_of(ModelSettings, "max_span_size"), rel_filter_threshold: float | None = None,
                        lowercase: bool | None = None) -> ConversionReport:
     """Convert the authors' checkpoint in ``old`` into our model directory ``new`` (written atomically)."""
     old, new = Path(old), Path(new)

@@ -158,6 +158,22 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
         raise ConfigError(_format_validation(e, str(path) if path else "config", from_cli)) from None
 
 
+RUN_CONFIG = "config.json"  # the settings a run was started with, in its output directory
+
+
+def read_run_config(run_dir: str | Path) -> TrainConfig:
+    """The settings a ``spert train`` run was started with (``OUTPUT_DIR/config.json``); a setting its
+    file lacks (a run older than the setting) has its default, and ``model_fields_set`` says which the
+    file sets."""
+    path = Path(run_dir) / RUN_CONFIG
+    if not path.exists():
+        raise ConfigError(f"{run_dir}: not a spert train output directory (no {RUN_CONFIG})")
+    try:
+        return TrainConfig.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValidationError as e:
+        raise ConfigError(_format_validation(e, str(path))) from None
+
+
 def settings_help() -> str:
     """One line per setting, for ``--help``."""
     lines = []

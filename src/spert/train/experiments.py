@@ -72,8 +72,10 @@ class RunRecord:
 
 # --- building the runs -------------------------------------------------------------------------
 
-def parse_int_list(text: str | None, what: str) -> list[int] | None:
-    """``"42,43,44"`` -> [42, 43, 44]; None stays None."""
+def parse_distinct_ints(text: str | None, what: str) -> list[int] | None:
+    """Distinct integers, at least one (seeds, folds): ``"42,43,44"`` -> [42, 43, 44]; None (not given)
+    stays None. (Benchmark sizes, which must be positive and may be none, are
+    :func:`spert.tools.bench.settings.parse_positive_ints`.)"""
     if text is None:
         return None
     try:

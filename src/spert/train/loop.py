@@ -25,57 +25,35 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from accelerate.utils import broadcast_object_list, gather_object
+from torch import nn
+from torch.optim.lr_scheduler import LambdaLR
 from tqdm.auto import tqdm
-from transformers import AutoConfig
+from transformers import AutoConfig, PreTrainedTokenizerFast
 
 from spert.atomic import atomic_write_text, remove_old_copy
-from spert.model.batch import collate
-from spert.model.checkpoint import build_model, check_start_model, load_weights, save_model
-from spert.train.config import TrainConfig
-from spert.data.documents import Document
-from spert.data.grouping import document_sentences, read_corpus
-from spert.model.embedding import attach, restrict_to_training_vocabulary, unrestrict
-from spert.model.context import context_encodings
-from spert.model.encoding import Encoding, encode_words_batch, load_tokenizer, resolve_encoder
+from spert.data.schema import TypeSchema, load_types
 from spert.errors import SpertError, TrainingStopped
 from spert.eval.metrics import Metrics
-from spert.model.encoders import check_lengths, max_subwords, pad_id
-from spert.train.evaluation import Evaluation, predict_and_score, write_evaluation
+from spert.model.batch import collate
+from spert.model.checkpoint import build_model, check_start_model, load_weights, save_model
+from spert.model.embedding import TrainVocabEmbedding, attach, restrict_to_training_vocabulary, unrestrict
+from spert.model.encoders import max_subwords, pad_id
+from spert.model.encoding import load_tokenizer, resolve_encoder
+from spert.model.network import SpERTModel
+from spert.runtime import set_cpu_threads, tune_allocator
+from spert.train.config import RUN_CONFIG, TrainConfig
+from spert.train.evaluation import Dataset, Evaluation, load_dataset, predict_and_score, write_evaluation
 from spert.train.optim import AdamWNoBiasCorrection, clip_grad_norm, linear_schedule, parameter_groups
 from spert.train.resume import TrainerState, check_can_resume, last_checkpoint, load_checkpoint, save_checkpoint
-from spert.runtime import set_cpu_threads, tune_allocator
 from spert.train.sampling import seeded_rng, training_sample
-from spert.data.schema import TypeSchema, load_types
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Dataset:
-    path: Path
-    docs: list[Document]
-    encodings: list[Encoding]
-
-
-def load_dataset(path: Path, schema, tokenizer, limit: int, max_docs: int | None, context_words: int = 0) -> Dataset:
-    """A data file's sentences (SpERT JSON or DyGIE) and their encodings, with ``context_words`` of document
-    context (:mod:`spert.model.context`; the first ``max_docs`` sentences are the documents' whole text)."""
-    docs = read_corpus(path, schema)
-    if max_docs is not None:
-        docs = docs[:max_docs]
-    sentences = [d.tokens for d in docs]
-    if context_words:
-        encodings = context_encodings(tokenizer, sentences, document_sentences(docs, path), context_words, limit)
-    else:
-        encodings = encode_words_batch(tokenizer, sentences)
-    check_lengths(encodings, limit, path)
-    return Dataset(path, docs, encodings)
-
-
 def evaluate_model(model, tokenizer, data: Dataset, cfg: TrainConfig, device, show_progress: bool) -> Evaluation:
     """The run's evaluation of its model on a data set, with the run's settings."""
-    return predict_and_score(model, tokenizer, data.docs, threshold=cfg.rel_filter_threshold, no_overlap=cfg.no_overlap,
-                             batch_size=cfg.eval_batch_size, device=device, encodings=data.encodings,
+    return predict_and_score(model, tokenizer, data, threshold=cfg.rel_filter_threshold, no_overlap=cfg.no_overlap,
+                             batch_size=cfg.eval_batch_size, device=device,
                              progress=(lambda total: tqdm(total=total, desc="evaluate", unit="sent",
                                                           leave=False)) if show_progress else None)
 
@@ -122,16 +100,16 @@ class Run:
     """Everything a training run holds between its steps."""
 
     cfg: TrainConfig
-    acc: Any  # accelerate.Accelerator
-    model: Any  # SpERTModel, wrapped by Accelerate for data parallel
-    tokenizer: Any
+    acc: Accelerator
+    model: nn.Module  # the SpERTModel, wrapped by Accelerate for data parallel (acc.unwrap_model gives it)
+    tokenizer: PreTrainedTokenizerFast
     schema: TypeSchema
     train_set: Dataset
     valid_set: Dataset | None
     test_set: Dataset | None
     optimizer: AdamWNoBiasCorrection
-    scheduler: Any
-    compact: Any  # TrainVocabEmbedding, or None
+    scheduler: LambdaLR
+    compact: TrainVocabEmbedding | None
     state: TrainerState
     updates_per_epoch: int
     total_updates: int
@@ -241,17 +219,50 @@ def accelerator(cfg: TrainConfig) -> Accelerator:
 
 
 def set_up(cfg: TrainConfig, resume: bool) -> Run:
-    """Data, model, optimiser and schedule; the state of the last checkpoint when resuming."""
+    """Data, model, optimiser and schedule; the state of the last checkpoint when resuming. The
+    steps run in this order (the seeded initialisation depends on it)."""
+    acc = start_process(cfg)
+    out = Path(cfg.output_dir)
+    check_output_dir(out, resume, acc.is_main_process)
+    schema = load_types(cfg.types_path)
+    model, tokenizer = build_start_model(cfg, schema, resume)
+    limit = max_subwords(model.encoder.config, tokenizer)
+    train_set = load_dataset(cfg.train_path, schema, tokenizer, limit, cfg.max_train_docs, cfg.context_words)
+    valid_set, test_set = (load_dataset(path, schema, tokenizer, limit, cfg.max_eval_docs, cfg.context_words)
+                           if path else None for path in (cfg.valid_path, cfg.test_path))
+    compact = compact_embedding(cfg, model, train_set)
+    group = acc.num_processes * cfg.grad_accumulation
+    updates_per_epoch = count_updates(cfg, len(train_set.docs), acc.num_processes)
+    total_updates = updates_per_epoch * cfg.epochs
+    optimizer, scheduler = build_optimizer(cfg, model, total_updates, compact)
+    state = (resumed_state(out, model, optimizer, scheduler, cfg, group, acc.is_main_process) if resume
+             else TrainerState(group=group))
+    model, optimizer = acc.prepare(model, optimizer)
+    if acc.is_main_process:
+        prepare_output_dir(out, cfg, resume)
+    return Run(cfg, acc, model, tokenizer, schema, train_set, valid_set, test_set, optimizer, scheduler, compact,
+               state, updates_per_epoch, total_updates)
+
+
+def start_process(cfg: TrainConfig) -> Accelerator:
+    """This process's allocator and CPU threads, and the run's Accelerator."""
     tune_allocator()
     set_cpu_threads()
-    acc = accelerator(cfg)
-    out = Path(cfg.output_dir)
+    return accelerator(cfg)
+
+
+def check_output_dir(out: Path, resume: bool, main: bool) -> None:
+    """Refuse to resume where there is nothing to resume; warn (once) that a model there will be replaced."""
     if resume:
         check_can_resume(out)
-    if not resume and (out / "model").exists() and acc.is_main_process:
+    if not resume and (out / "model").exists() and main:
         log.warning("%s exists and will be replaced at the end of this run", out / "model")
 
-    schema = load_types(cfg.types_path)
+
+def build_start_model(cfg: TrainConfig, schema: TypeSchema, resume: bool) -> tuple[SpERTModel, PreTrainedTokenizerFast]:
+    """The encoder's tokenizer and the model training starts from: new heads on the (pre-trained or
+    random) encoder, seeded, or the weights of ``init_model`` (checked before the encoder's weights
+    are read). A resumed run's weights come from its checkpoint later (:func:`resumed_state`)."""
     encoder_source = resolve_encoder(cfg.encoder)
     tokenizer = load_tokenizer(encoder_source)
     if cfg.init_model is not None and not resume:  # refused before the encoder's weights are read
@@ -260,49 +271,61 @@ def set_up(cfg: TrainConfig, resume: bool) -> Run:
     model = build_model(cfg.model_settings(), schema, encoder_source, pack_training=cfg.pack_sequences)
     if cfg.init_model is not None and not resume:  # a resumed run reads its own checkpoint below
         load_weights(model, cfg.init_model)
-    limit = max_subwords(model.encoder.config, tokenizer)
-    cw = cfg.context_words
-    train_set = load_dataset(cfg.train_path, schema, tokenizer, limit, cfg.max_train_docs, cw)
-    valid_set = load_dataset(cfg.valid_path, schema, tokenizer, limit, cfg.max_eval_docs, cw) if cfg.valid_path else None
-    test_set = load_dataset(cfg.test_path, schema, tokenizer, limit, cfg.max_eval_docs, cw) if cfg.test_path else None
+    return model, tokenizer
 
-    compact = None
-    if cfg.compact_embeddings and not cfg.freeze_encoder:
-        compact = restrict_to_training_vocabulary(model.encoder, (t for e in train_set.encodings for t in e.input_ids))
 
-    world, group = acc.num_processes, acc.num_processes * cfg.grad_accumulation
-    n_micro = len(micro_batches(len(train_set.docs), cfg.batch_size, cfg.seed, 0, group))
+def compact_embedding(cfg: TrainConfig, model: SpERTModel, train_set: Dataset) -> TrainVocabEmbedding | None:
+    """With ``compact_embeddings`` (and a trained encoder), the word embedding restricted to the rows of
+    the training data's vocabulary; None otherwise."""
+    if not cfg.compact_embeddings or cfg.freeze_encoder:
+        return None
+    return restrict_to_training_vocabulary(model.encoder, (t for e in train_set.encodings for t in e.input_ids))
+
+
+def count_updates(cfg: TrainConfig, n_docs: int, processes: int) -> int:
+    """Optimizer updates per epoch; an error when the training set cannot fill one."""
+    group = processes * cfg.grad_accumulation
+    n_micro = len(micro_batches(n_docs, cfg.batch_size, cfg.seed, 0, group))
     if n_micro == 0:
         raise SpertError(f"{cfg.train_path}: too few documents for batch size {cfg.batch_size} x "
-                         f"{world} processes x {cfg.grad_accumulation} accumulation steps")
-    updates_per_epoch = n_micro // group
-    total_updates = updates_per_epoch * cfg.epochs
+                         f"{processes} processes x {cfg.grad_accumulation} accumulation steps")
+    return n_micro // group
 
+
+def build_optimizer(cfg: TrainConfig, model: SpERTModel, total_updates: int,
+                    compact: TrainVocabEmbedding | None) -> tuple[AdamWNoBiasCorrection, LambdaLR]:
+    """The spec's optimiser and schedule (:mod:`spert.train.optim`), the compact embedding attached."""
     optimizer = AdamWNoBiasCorrection(parameter_groups(model, cfg.weight_decay), lr=cfg.lr,
                                       weight_decay=cfg.weight_decay)
     scheduler = linear_schedule(optimizer, total_updates, cfg.lr_warmup)
     if compact is not None:
         attach(compact, optimizer)
-    state = TrainerState(group=group)
-    if resume:
-        state = load_checkpoint(last_checkpoint(out), model, optimizer, scheduler, cfg)
-        if state.group not in (0, group):
-            raise SpertError(f"{last_checkpoint(out)}: written with {state.group} micro-batches per update "
-                             f"(processes x grad_accumulation), resumed with {group}; resume with the same "
-                             f"number of processes")
-        state.group = group
-        if acc.is_main_process:
-            inside = f", {state.epoch_updates} updates into epoch {state.epoch + 1}" if state.epoch_updates else ""
-            log.info("resuming after epoch %d (update %d%s)", state.epoch, state.update, inside)
-    model, optimizer = acc.prepare(model, optimizer)
-    if acc.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            for f in ("log.csv", "eval.csv"):
-                (out / f).unlink(missing_ok=True)
-        atomic_write_text(out / "config.json", cfg.model_dump_json(indent=2))
-    return Run(cfg, acc, model, tokenizer, schema, train_set, valid_set, test_set, optimizer, scheduler, compact,
-               state, updates_per_epoch, total_updates)
+    return optimizer, scheduler
+
+
+def resumed_state(out: Path, model: SpERTModel, optimizer: AdamWNoBiasCorrection, scheduler: LambdaLR,
+                  cfg: TrainConfig, group: int, main: bool) -> TrainerState:
+    """Put the last checkpoint back into the model, optimizer and schedule; the loop's state from it.
+    Refused when it was written with another number of micro-batches per update."""
+    state = load_checkpoint(last_checkpoint(out), model, optimizer, scheduler, cfg)
+    if state.group not in (0, group):
+        raise SpertError(f"{last_checkpoint(out)}: written with {state.group} micro-batches per update "
+                         f"(processes x grad_accumulation), resumed with {group}; resume with the same "
+                         f"number of processes")
+    state.group = group
+    if main:
+        inside = f", {state.epoch_updates} updates into epoch {state.epoch + 1}" if state.epoch_updates else ""
+        log.info("resuming after epoch %d (update %d%s)", state.epoch, state.update, inside)
+    return state
+
+
+def prepare_output_dir(out: Path, cfg: TrainConfig, resume: bool) -> None:
+    """The output directory, without an earlier run's logs (unless resuming), with the run's ``config.json``."""
+    out.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        for f in ("log.csv", "eval.csv"):
+            (out / f).unlink(missing_ok=True)
+    atomic_write_text(out / RUN_CONFIG, cfg.model_dump_json(indent=2))
 
 
 def train_epoch(run: Run, epoch: int, show_progress: bool) -> None:

@@ -22,10 +22,13 @@ from typing import Iterable
 import torch
 from torch import nn
 
+from spert.model.settings import default_of
+from spert.train.config import TrainConfig
+
 
 class AdamWNoBiasCorrection(torch.optim.AdamW):
-    def __init__(self, params, lr: float = 5e-5, betas=(0.9, 0.999), eps: float = 1e-6,
-                 weight_decay: float = 0.01) -> None:
+    def __init__(self, params, lr: float = default_of(TrainConfig, "lr"), betas=(0.9, 0.999), eps: float = 1e-6,
+                 weight_decay: float = default_of(TrainConfig, "weight_decay")) -> None:
         fused = all(p.device.type in ("cpu", "cuda") for g in _groups(params) for p in g["params"])
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, fused=fused or None)
         for g in self.param_groups:

@@ -29,7 +29,7 @@ _STATE = "trainer_state.json"
 # settings that may change when resuming without changing what the run computes
 _RESUME_FREE = {"output_dir", "eval_batch_size", "log_every", "cpu", "checkpoint_every"}
 # the value a setting had in runs from before it existed (their config.json lacks it)
-_BEFORE_SETTING = {"pack_sequences": False, "compact_embeddings": False, "head_init": "torch", "context_words": 0,
+BEFORE_SETTING = {"pack_sequences": False, "compact_embeddings": False, "head_init": "torch", "context_words": 0,
                    "context_pooling": "same", "init_model": None}
 
 
@@ -100,6 +100,6 @@ def changed_settings(before: dict[str, Any], cfg: TrainConfig) -> str:
     """The settings that differ between an earlier run's config (JSON) and ``cfg`` and change what
     a run computes, as "key (was X, now Y), ..."; empty when none does."""
     now = json.loads(cfg.model_dump_json())
-    before = {**_BEFORE_SETTING, **before}  # runs older than a setting ran without it
+    before = {**BEFORE_SETTING, **before}  # runs older than a setting ran without it
     changed = sorted(k for k, v in before.items() if k not in _RESUME_FREE and now.get(k) != v)
     return ", ".join(f"{k} (was {before[k]!r}, now {now.get(k)!r})" for k in changed)

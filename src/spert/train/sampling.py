@@ -16,6 +16,9 @@ from spert.data.documents import Document
 from spert.errors import DataError
 from spert.model.spans import MAX_WIDTH_EMBEDDINGS, Sample, candidate_spans
 from spert.data.schema import TypeSchema
+from spert.model.settings import default_of
+from spert.train.config import TrainConfig
+
 
 def seeded_rng(seed: int, epoch: int, doc_index: int) -> np.random.Generator:
     """The generator for one document in one epoch, independent of everything else."""
@@ -23,10 +26,13 @@ def seeded_rng(seed: int, epoch: int, doc_index: int) -> np.random.Generator:
 
 
 def training_sample(doc: Document, schema: TypeSchema, rng: np.random.Generator, *,
-                    neg_entity_count: int = 100, neg_relation_count: int = 100,
-                    max_span_size: int = 10, negatives: Literal["strong", "weak"] = "strong",
+                    neg_entity_count: int = default_of(TrainConfig, "neg_entity_count"),
+                    neg_relation_count: int = default_of(TrainConfig, "neg_relation_count"),
+                    max_span_size: int = default_of(TrainConfig, "max_span_size"),
+                    negatives: Literal["strong", "weak"] = default_of(TrainConfig, "negatives"),
                     doc_index: int | None = None) -> Sample:
-    """Gold entities plus random negative spans; gold relation pairs plus negative pairs."""
+    """Gold entities plus random negative spans; gold relation pairs plus negative pairs (counts and
+    span limit: :class:`~spert.train.config.TrainConfig`'s, by default)."""
     n_rel = schema.num_relation_types
     gold_spans = np.array([e.span for e in doc.entities], dtype=np.int64).reshape(-1, 2)
     gold_labels = np.array([schema.entity_class(e.type) for e in doc.entities], dtype=np.int64)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 from annotation_fixtures import (BRAT_D1_ANN, BRAT_D1_TXT, BRAT_D2_ANN, BRAT_D2_TXT, BRAT_RECORDS, PREDICTION_TEXTS,
-                                 run_import, write_brat, write_predictions)
+                                 import_options, run_import, write_brat, write_predictions)
 
 from spert.data.formats import brat as B
 from spert.data.formats import common as C
-from spert.data.formats.common import ImportOptions
 from spert.errors import DataError, SpertError
 
 EXPECTED_CHANGES = {
@@ -32,7 +31,7 @@ def test_brat_records_types_and_summary(brat_dir):
 
 
 def test_discontinuous_cover_keeps_the_covering_span(brat_dir):
-    r = run_import("brat", brat_dir, ImportOptions(discontinuous="cover"))
+    r = run_import("brat", brat_dir, import_options(discontinuous="cover"))
     second = r.records[1]
     # "Bob ... Berlin" (words 2-5) now an entity; R5 (Bob Smith -> it) is kept
     assert {"type": "Per", "start": 2, "end": 6} in second["entities"]
@@ -41,7 +40,7 @@ def test_discontinuous_cover_keeps_the_covering_span(brat_dir):
 
 
 def test_keep_documents_keeps_relations_across_sentences(brat_dir):
-    r = run_import("brat", brat_dir, ImportOptions(documents="keep"))
+    r = run_import("brat", brat_dir, import_options(documents="keep"))
     d1 = r.records[0]
     assert d1["tokens"] == BRAT_RECORDS[0]["tokens"] + BRAT_RECORDS[1]["tokens"]
     assert d1["sentences"] == [[0, 9], [9, 16]]
@@ -51,7 +50,7 @@ def test_keep_documents_keeps_relations_across_sentences(brat_dir):
 
 def test_keep_cuts_long_documents_to_the_encoder(brat_dir):
     # one subword a word: d1's sentences (9 and 7 words) do not fit 15 together
-    r = run_import("brat", brat_dir, ImportOptions(documents="keep", max_subwords=15),
+    r = run_import("brat", brat_dir, import_options(documents="keep", max_subwords=15),
                    subword_counts=lambda words: [1] * len(words))
     assert [(x["document"], x["sentence"], len(x["tokens"])) for x in r.records] == [("d1", 0, 9), ("d1", 1, 7),
                                                                                       ("d2", 0, 9)]
@@ -62,7 +61,7 @@ def test_keep_cuts_long_documents_to_the_encoder(brat_dir):
 def test_sentences_longer_than_the_encoder_are_cut_outside_entities(brat_dir):
     # d2 "IBM ( International Business Machines ) hired Ann ." in windows of 4 words: a cut
     # after word 4 would split "International Business Machines", so the window ends before it
-    r = run_import("brat", brat_dir, ImportOptions(max_subwords=6), subword_counts=lambda words: [1] * len(words))
+    r = run_import("brat", brat_dir, import_options(max_subwords=6), subword_counts=lambda words: [1] * len(words))
     d2 = [x for x in r.records if x["document"] == "d2"]
     assert [x["tokens"] for x in d2] == [["IBM", "("], ["International", "Business", "Machines", ")"],
                                          ["hired", "Ann", "."]]
@@ -77,22 +76,22 @@ def test_sentences_longer_than_the_encoder_are_cut_outside_entities(brat_dir):
 
 
 def test_max_span_size_and_no_overlap_are_counted(brat_dir):
-    r = run_import("brat", brat_dir, ImportOptions(max_span_size=2, no_overlap=True))
+    r = run_import("brat", brat_dir, import_options(max_span_size=2, no_overlap=True))
     s = r.summary
     assert s.changes[C.TOO_LONG] == 2  # "Acmebased GmbH" (3 words) and "International Business Machines"
     # Acme is left alone once Acmebased GmbH is gone; nothing else overlaps
     assert C.OVERLAPPING not in s.changes
-    r = run_import("brat", brat_dir, ImportOptions(no_overlap=True))
+    r = run_import("brat", brat_dir, import_options(no_overlap=True))
     assert r.summary.changes[C.OVERLAPPING] == 2  # Acme and Acmebased GmbH overlap: both go (ADE)
     assert r.records[0]["entities"] == [{"type": "Per", "start": 0, "end": 2}, {"type": "Loc", "start": 7, "end": 8}]
 
 
 def test_symmetric_option_orders_head_first_and_checks_names(brat_dir):
-    r = run_import("brat", brat_dir, ImportOptions(symmetric=frozenset({"Work_For"})))
+    r = run_import("brat", brat_dir, import_options(symmetric=frozenset({"Work_For"})))
     assert r.types["relations"]["Work_For"]["symmetric"] is True
     assert {"type": "Work_For", "head": 0, "tail": 2} in r.records[2]["relations"]  # IBM first
     with pytest.raises(SpertError, match="Work_for"):
-        run_import("brat", brat_dir, ImportOptions(symmetric=frozenset({"Work_for"})))
+        run_import("brat", brat_dir, import_options(symmetric=frozenset({"Work_for"})))
 
 
 STRICT_CASES = [  # lines added to a clean file, the change they make, and the options
@@ -117,11 +116,11 @@ def test_each_change_is_counted_and_refused_by_strict(tmp_path, extra, reason, o
     lines = BRAT_D1_ANN.split("\r\n")
     clean = "\n".join(lines[:4] + [lines[5]]) + "\n"  # T1-T4 and R1: nothing to change
     root = write_brat(tmp_path / "ok", {"d": (BRAT_D1_TXT, clean)})
-    assert run_import("brat", root, ImportOptions(strict=True)).summary.changes == {}
+    assert run_import("brat", root, import_options(strict=True)).summary.changes == {}
     root = write_brat(tmp_path / "changed", {"d": (BRAT_D1_TXT, clean + extra + "\n")})
-    assert reason in run_import("brat", root, ImportOptions(**options)).summary.changes
+    assert reason in run_import("brat", root, import_options(**options)).summary.changes
     with pytest.raises(SpertError, match=rf"d\.ann: .*{reason.split()[0]}.*--strict refuses") as e:
-        run_import("brat", root, ImportOptions(strict=True, **options))
+        run_import("brat", root, import_options(strict=True, **options))
     assert reason in str(e.value)
 
 
@@ -154,9 +153,9 @@ def test_ann_without_txt_and_txt_without_ann(tmp_path):
 
 def test_strict_refuses_a_relation_cut_by_a_window(tmp_path):
     root = write_brat(tmp_path / "b", {"d2": (BRAT_D2_TXT, BRAT_D2_ANN)})
-    assert run_import("brat", root, ImportOptions(strict=True)).summary.changes == {}
+    assert run_import("brat", root, import_options(strict=True)).summary.changes == {}
     with pytest.raises(SpertError, match=r"d2\.ann: line 4: \*: relation across the pieces .*--strict refuses"):
-        run_import("brat", root, ImportOptions(max_subwords=6, strict=True),
+        run_import("brat", root, import_options(max_subwords=6, strict=True),
                    subword_counts=lambda words: [1] * len(words))
 
 

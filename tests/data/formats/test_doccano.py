@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from annotation_fixtures import DOCCANO_LINES, DOCCANO_RECORDS, run_import, write_predictions
+from annotation_fixtures import DOCCANO_LINES, DOCCANO_RECORDS, import_options, run_import, write_predictions
 
 from spert.data.formats import common as C
-from spert.data.formats.common import ImportOptions
 from spert.errors import DataError, SpertError
 
 
@@ -20,7 +19,7 @@ def test_doccano_records_and_summary(doccano_file):
     assert r.summary.examples[C.RELATION_ACROSS] == [f"{doccano_file}: line 1: relation 2"]
     assert sorted(r.types["relations"]) == ["from", "located_in", "owns"]
     with pytest.raises(SpertError, match=r"line 1: relation 2: relation across sentences"):
-        run_import("doccano", doccano_file, ImportOptions(strict=True))
+        run_import("doccano", doccano_file, import_options(strict=True))
 
 
 def test_doccano_json_list_reads_the_same(tmp_path):

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from annotation_fixtures import LS_RECORDS, LS_TASKS, LS_TEXT, PREDICTION_TEXTS, run_import, write_predictions
+from annotation_fixtures import (LS_RECORDS, LS_TASKS, LS_TEXT, PREDICTION_TEXTS, import_options, run_import,
+                                 write_predictions)
 
 from spert.data.formats import common as C
 from spert.data.formats import labelstudio as L
-from spert.data.formats.common import ImportOptions
 from spert.errors import DataError, SpertError
 
 
@@ -31,7 +31,7 @@ def test_first_annotation_when_told(labelstudio_file):
 
 def test_strict_refuses_the_first_change(labelstudio_file):
     with pytest.raises(SpertError, match=r"task 1: result c: Label Studio region with several labels"):
-        run_import("labelstudio", labelstudio_file, ImportOptions(strict=True))
+        run_import("labelstudio", labelstudio_file, import_options(strict=True))
 
 
 def _task(result, text="Bob met Ann."):
@@ -62,7 +62,7 @@ def test_unknown_region_id_is_counted_then_refused(tmp_path):
                                    {"from_id": "a", "to_id": "zz", "type": "relation", "labels": ["met"]}])))
     assert run_import("labelstudio", p).summary.changes == {C.RELATION_UNKNOWN_ID: 1}
     with pytest.raises(SpertError, match=r"task 7: result 1 \(a -> zz\) \(id 'zz'\): relation to an unknown id"):
-        run_import("labelstudio", p, ImportOptions(strict=True))
+        run_import("labelstudio", p, import_options(strict=True))
 
 
 def test_utf16_offsets_only_where_they_match(tmp_path):

@@ -3,14 +3,12 @@ predictions back; unknown names and a missing output are errors that say what to
 
 from __future__ import annotations
 
-import json
 
 import pytest
-from annotation_fixtures import predictions, run_import, write_predictions
+from annotation_fixtures import import_options, predictions, run_import, write_predictions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spert.data.formats.common import ImportOptions
 from spert.data.formats.importer import import_annotations
 from spert.data.formats.registry import FORMATS, open_writer
 from spert.data.records import PredictedRelation, Prediction, entity_record
@@ -40,7 +38,7 @@ def _expected_records():
 @pytest.mark.parametrize("fmt, name, kwargs", ROUND_TRIPS)
 def test_round_trip_gives_back_the_predictions(tmp_path, fmt, name, kwargs):
     write_predictions(fmt, tmp_path / name)
-    r = run_import(fmt, tmp_path / name, ImportOptions(strict=True), **kwargs)  # nothing to change
+    r = run_import(fmt, tmp_path / name, import_options(strict=True), **kwargs)  # nothing to change
     got = [{"entities": x["entities"], "relations": x["relations"]} for x in r.records]
     if fmt == "brat":  # files are read in name order: 2 before news_1
         got = got[1:] + got[:1]
@@ -67,13 +65,24 @@ def test_abort_leaves_nothing_and_output_is_required(tmp_path):
                                          "labelstudio"):
         open_writer("conll", tmp_path / "x")
     with pytest.raises(SpertError, match="unknown annotation format 'conll'; choose one of brat, doccano, labelstudio"):
-        import_annotations("conll", tmp_path / "x")
+        import_annotations("conll", tmp_path / "x", import_options())
 
 
 def test_a_reader_gets_only_the_options_it_takes(tmp_path):
     write_predictions("doccano", tmp_path / "d.jsonl")  # spert data import passes Label Studio's options to all
-    docs = run_import("doccano", tmp_path / "d.jsonl", pick="first", text_field=None).records
+    docs = run_import("doccano", tmp_path / "d.jsonl", pick=None, text_field=None).records  # None: not given
     assert len(docs) == 3
+    with pytest.raises(SpertError, match=r"the doccano format takes no option 'pick' \(only labelstudio does\)"):
+        run_import("doccano", tmp_path / "d.jsonl", pick="first")
+    with pytest.raises(SpertError, match=r"the brat format takes no option 'sheet' \(no format does\)"):
+        run_import("brat", tmp_path, sheet=1)
+
+
+def test_import_options_refuse_what_is_no_choice():
+    for field, flag in (("discontinuous", "--discontinuous must be one of skip, cover, got 'all'"),
+                        ("documents", "--documents must be one of split, keep, got 'all'")):
+        with pytest.raises(SpertError, match=flag):
+            import_options(**{field: "all"})
 
 
 WORDS = ["Zoë", "Acme", "GmbH", "in", "Köln", "met", "Bob", "Smith", "😀", "R&D", "co-op", "(", ")", ",", ".", "?",
@@ -110,7 +119,7 @@ def test_round_trip_property(tmp_path_factory, data):
         w = open_writer(fmt, root / name)
         w.add(pred)
         w.commit()
-        r = run_import(fmt, root / name, ImportOptions(strict=True), **kw)
+        r = run_import(fmt, root / name, import_options(strict=True), **kw)
         got_e, got_r = set(), set()
         for rec in r.records:
             o = rec["char_offsets"]

@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 
 from spert.errors import SpertError
-from spert.tools.bench.settings import BenchSettings, parse_backends, parse_int_list
+from spert.tools.bench.settings import BenchSettings, parse_backends, parse_positive_ints
 
 
-def test_parse_int_list():
-    assert parse_int_list("1,8,32", "--batch-sizes") == (1, 8, 32)
-    assert parse_int_list("none", "--lengths") == ()
+def test_parse_positive_ints():
+    assert parse_positive_ints("1,8,32", "--batch-sizes") == (1, 8, 32)
+    assert parse_positive_ints("none", "--lengths") == ()
     with pytest.raises(SpertError, match="--lengths"):
-        parse_int_list("25,x", "--lengths")
+        parse_positive_ints("25,x", "--lengths")
     with pytest.raises(SpertError):
-        parse_int_list("0", "--batch-sizes")
+        parse_positive_ints("0", "--batch-sizes")
 
 
 def test_settings_defaults_match_the_issue():

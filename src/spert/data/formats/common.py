@@ -67,13 +67,32 @@ class SourceDocument:
 
 @dataclass(frozen=True)
 class ImportOptions:
+    """How an import carries annotations over. ``max_span_size`` is the model's setting
+    (:class:`spert.model.settings.ModelSettings`, whose default ``spert data import`` offers): entities
+    longer are dropped, as SpERT never proposes them."""
+
     discontinuous: Literal["skip", "cover"] = "skip"
     documents: Literal["split", "keep"] = "split"
-    max_span_size: int = 10
+    max_span_size: int = field(kw_only=True)
     no_overlap: bool = False
     symmetric: frozenset[str] = frozenset()
     max_subwords: int = 512  # keep mode: a record's subwords, [CLS] and [SEP] included
     strict: bool = False
+
+    def __post_init__(self) -> None:
+        for flag, value, choices in (("--discontinuous", self.discontinuous, DISCONTINUOUS_CHOICES),
+                                     ("--documents", self.documents, DOCUMENTS_CHOICES)):
+            check_choice(flag, value, choices)
+
+
+DISCONTINUOUS_CHOICES = ("skip", "cover")
+DOCUMENTS_CHOICES = ("split", "keep")
+
+
+def check_choice(name: str, value: Any, choices: Sequence[str]) -> None:
+    """Refuse an import option's value that is none of its choices; ``name`` is its ``spert data import`` flag."""
+    if value not in choices:
+        raise SpertError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
 
 
 @dataclass

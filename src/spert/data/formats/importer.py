@@ -16,7 +16,7 @@ from spert.data.formats.registry import annotation_format
 from spert.data.text import TextTokenizer
 
 
-def import_annotations(fmt: str, source: str | Path, options: ImportOptions | None = None, *,
+def import_annotations(fmt: str, source: str | Path, options: ImportOptions, *,
                        tokenizer: TextTokenizer | None = None,
                        subword_counts: Callable[[Sequence[str]], Sequence[int]] | None = None,
                        **read_options: Any) -> ImportResult:
@@ -27,7 +27,6 @@ def import_annotations(fmt: str, source: str | Path, options: ImportOptions | No
     :class:`SpertError` for malformed input and, with ``options.strict``, for the first change.
     """
     source_format = annotation_format(fmt)
-    options = options or ImportOptions()
     summary = ImportSummary(strict=options.strict)
     docs = source_format.read(source, summary, **read_options)
     return to_records(docs, options, summary, tokenizer=tokenizer, subword_counts=subword_counts)

@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from spert.data.documents import RecordWriter, is_int, load_json
-from spert.data.formats.common import (ImportSummary, SourceDocument, SourceEntity, SourceRelation, check_fragments)
+from spert.data.formats.common import (ImportSummary, SourceDocument, SourceEntity, SourceRelation, check_choice,
+                                       check_fragments)
 from spert.data.records import Prediction, round_score
 from spert.errors import DataError
 
@@ -48,8 +49,7 @@ BIDIRECTIONAL = "Label Studio bidirectional relation read as from_id -> to_id"
 def read_labelstudio(source: str | Path, summary: ImportSummary, *, pick: Literal["latest", "first", "prediction"] =
                      "latest", text_field: str | None = None) -> list[SourceDocument]:
     path = Path(source)
-    if pick not in PICKS:
-        raise DataError(None, f"unknown choice {pick!r}; choose one of {', '.join(PICKS)}")
+    check_choice("--annotation", pick, PICKS)
     data = load_json(path)
     if isinstance(data, dict):
         data = [data]

@@ -44,9 +44,15 @@ class AnnotationFormat:
     read_options: frozenset[str] = frozenset()  # the keyword options its reader takes
 
     def read(self, source: str | Path, summary: ImportSummary, **options: Any) -> list[SourceDocument]:
-        """The source documents of an export; options of other formats' readers are ignored
-        (``spert data import`` passes Label Studio's ``pick`` and ``text_field`` for every format)."""
-        return self.reader(source, summary, **{k: v for k, v in options.items() if k in self.read_options})
+        """The source documents of an export. ``options`` go to the reader; one that is None is not
+        given (the reader's default holds), and one this format's reader does not take is refused,
+        naming it and the formats that take it."""
+        given = {k: v for k, v in options.items() if v is not None}
+        for name in sorted(set(given) - self.read_options):
+            takers = [f.name for f in FORMATS.values() if name in f.read_options]
+            raise SpertError(f"the {self.name} format takes no option {name!r} "
+                             f"({'only ' + ', '.join(takers) + ' does' if takers else 'no format does'})")
+        return self.reader(source, summary, **given)
 
     def open_writer(self, path: str | Path | None, **options: Any) -> PreannotationWriter:
         if path in (None, "-"):

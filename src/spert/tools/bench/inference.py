@@ -12,8 +12,8 @@ from typing import Any, Sequence
 import torch
 
 from spert.data.documents import Document
+from spert.data.predictions import DocPrediction
 from spert.eval.metrics import evaluate
-from spert.infer.results import DocPrediction
 from spert.infer.runner import length_batches, predict_documents
 from spert.model.batch import Batch, collate
 from spert.model.encoders import pad_id
@@ -21,6 +21,7 @@ from spert.model.encoding import Encoding
 from spert.model.network import SpERTModel
 from spert.model.spans import inference_sample
 from spert.tools.bench.backends import Backend
+from spert.tools.bench.settings import BenchSettings
 from spert.tools.bench.timing import Rate, median_ratio, timed
 
 log = logging.getLogger(__name__)
@@ -150,9 +151,11 @@ def _same(a: Sequence[DocPrediction], b: Sequence[DocPrediction]) -> bool:
 
 
 def bench_inference(backends: Sequence[Backend], tokenizer, docs: Sequence[Document],
-                    encodings: Sequence[Encoding], batch_size: int, threshold: float, repeats: int,
-                    naive_repeats: int, naive: bool) -> InferenceRow:
-    """Every backend (``backends[0]`` is PyTorch fp32) interleaved ``repeats`` times, then naive."""
+                    encodings: Sequence[Encoding], batch_size: int, threshold: float,
+                    settings: BenchSettings) -> InferenceRow:
+    """Every backend (``backends[0]`` is PyTorch fp32) interleaved ``settings.repeats`` times, then the
+    naive implementation ``settings.naive_repeats`` times (if ``settings.naive``)."""
+    repeats = settings.repeats
     tokens = [d.tokens for d in docs]
     n = len(docs)
     reference = backends[0].model
@@ -202,8 +205,8 @@ def bench_inference(backends: Sequence[Backend], tokenizer, docs: Sequence[Docum
                                           round(median_ratio(spert_t[b.name], enc_t[b.name]), 4),
                                           round(median_ratio(spert_t[ref], spert_t[b.name]), 3),
                                           bf1, bf1.minus(f1), Agreement.of(preds[ref], preds[b.name]))
-    if naive:
-        row.naive = _bench_naive(reference, predict, warm, preds[ref], docs, naive_repeats, batch_size,
+    if settings.naive:
+        row.naive = _bench_naive(reference, predict, warm, preds[ref], docs, settings.naive_repeats, batch_size,
                                  statistics.median(spert_t[ref]))
     return row
 

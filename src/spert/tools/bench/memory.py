@@ -16,8 +16,8 @@ from typing import Any, Sequence
 import torch
 
 from spert.data.documents import Document
+from spert.data.predictions import DocPrediction
 from spert.errors import SpertError
-from spert.infer.results import DocPrediction
 from spert.infer.runner import predict_documents
 from spert.model.encoders import max_subwords
 from spert.model.checkpoint import load_model, save_model

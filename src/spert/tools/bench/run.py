@@ -140,8 +140,8 @@ def run_bench(s: BenchSettings) -> BenchResult:
     with tempfile.TemporaryDirectory(prefix="spert-bench-backends-") as tmp:
         backends = build_backends(subject, s.backends, Path(tmp))  # after calibration: the same weights
         result.backends = {b.name: b.details for b in backends}
-        result.rows = [bench_inference(backends, tokenizer, docs, encodings, bs, subject.threshold, s.repeats,
-                                       s.naive_repeats, s.naive) for bs in s.batch_sizes]
+        result.rows = [bench_inference(backends, tokenizer, docs, encodings, bs, subject.threshold, s)
+                       for bs in s.batch_sizes]
         del backends
     if s.train_updates > 0:
         result.train = bench_training(model, tokenizer, docs, encodings, s.train_updates, s.repeats, s.seed, s.naive)

@@ -62,8 +62,10 @@ class LoadTestSettings:
             raise SpertError("--clients: give at least one number of concurrent clients")
 
 
-def parse_int_list(text: str, option: str) -> tuple[int, ...]:
-    """'1,8,32' -> (1, 8, 32); '' or 'none' -> ()."""
+def parse_positive_ints(text: str, option: str) -> tuple[int, ...]:
+    """Positive integers, possibly none (batch sizes, lengths, client counts): '1,8,32' -> (1, 8, 32);
+    '' or 'none' -> (). (Seeds and folds, distinct and any integer, are
+    :func:`spert.train.experiments.parse_distinct_ints`.)"""
     if text.strip().lower() in ("", "none"):
         return ()
     try:

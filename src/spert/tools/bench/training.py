@@ -19,14 +19,16 @@ from spert.model.embedding import attach, restrict_to_training_vocabulary, unres
 from spert.model.encoders import pad_id
 from spert.model.encoding import Encoding
 from spert.model.network import SpERTModel
+from spert.model.settings import default_of
 from spert.tools.bench.timing import Rate
+from spert.train.config import TrainConfig
 from spert.train.loop import micro_batches
 from spert.train.optim import AdamWNoBiasCorrection, clip_grad_norm, parameter_groups
 from spert.train.sampling import seeded_rng, training_sample
 
 log = logging.getLogger(__name__)
 
-TRAIN_BATCH_SIZE = 2  # the spec's
+TRAIN_BATCH_SIZE = default_of(TrainConfig, "batch_size")  # the spec's
 TRAIN_WARMUP_UPDATES = 2  # untimed updates before each timed training run
 
 
@@ -114,7 +116,7 @@ def bench_training(model: SpERTModel, tokenizer, docs: Sequence[Document], encod
             # ours as `spert train` runs it (packed documents, training-vocabulary embedding rows);
             # naive as the authors' code: padded batches, dense embedding update
             compact = restrict_to_training_vocabulary(model.encoder, vocab) if impl == "lean" else None
-            optimizer = AdamWNoBiasCorrection(parameter_groups(model, 0.01), lr=5e-5, weight_decay=0.01)
+            optimizer = AdamWNoBiasCorrection(parameter_groups(model, default_of(TrainConfig, "weight_decay")))
             if compact is not None:
                 attach(compact, optimizer)
             torch.manual_seed(seed)
