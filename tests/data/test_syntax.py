@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import random
-
 import pytest
+
+import syntax_fixtures
 
 from spert.data.syntax import (check_heads, connect_roots, depths, parse_words, span_head, syntax_context,
                                tree_path)
@@ -47,42 +47,19 @@ def test_roots_are_connected_and_bad_trees_refused():
         check_heads((0, 5))
 
 
-TRAIN = [("Smith works for Acme .".split(), [1, 1, 1, 2, 1], ["nsubj", "ROOT", "prep", "pobj", "punct"]),
-         ("Jones lives in Paris .".split(), [1, 1, 1, 2, 1], ["nsubj", "ROOT", "prep", "pobj", "punct"]),
-         ("Ada met Babbage .".split(), [1, 1, 1, 1], ["nsubj", "ROOT", "dobj", "punct"]),
-         ("Marie Curie lived in Warsaw .".split(), [1, 2, 2, 2, 3, 2],
-          ["compound", "nsubj", "ROOT", "prep", "pobj", "punct"])]
-
-
 @pytest.fixture(scope="module")
 def tiny_parser():
-    """A parser trained in seconds on four parsed sentences (no download)."""
-    import spacy
-    from spacy.tokens import Doc
-    from spacy.training import Example
-
-    nlp = spacy.blank("en")
-    nlp.add_pipe("parser", config={"min_action_freq": 1})  # every label of the few sentences kept
-    examples = [Example(nlp.make_doc(" ".join(w)), Doc(nlp.vocab, words=w, heads=h, deps=d)) for w, h, d in TRAIN]
-    for ex in examples:  # the gold and predicted docs tokenize alike (single spaces)
-        assert [t.text for t in ex.predicted] == [t.text for t in ex.reference]
-    random.seed(0)
-    spacy.util.fix_random_seed(0)
-    optimizer = nlp.initialize(lambda: examples)
-    for _ in range(60):
-        random.shuffle(examples)
-        nlp.update(examples, sgd=optimizer, drop=0.0)
-    return nlp
+    return syntax_fixtures.tiny_parser()
 
 
 def test_a_tiny_parser_parses_our_words_and_learns_its_sentences(tiny_parser):
-    sentences = [w for w, _, _ in TRAIN] + [["Edison", "works", "in", "Menlo", "Park", "."], []]
+    sentences = [w for w, _, _ in syntax_fixtures.TRAIN] + [["Edison", "works", "in", "Menlo", "Park", "."], []]
     trees = parse_words(tiny_parser, sentences)
     assert [len(t) for t in trees] == [len(s) for s in sentences]  # one head per word of ours
     for t in trees:
         check_heads(t)
         assert sum(h == w for w, h in enumerate(t)) <= 1  # one tree
-    learnt = sum(tuple(h) == tuple(trees[i]) for i, (_, h, _) in enumerate(TRAIN))
+    learnt = sum(tuple(h) == tuple(trees[i]) for i, (_, h, _) in enumerate(syntax_fixtures.TRAIN))
     assert learnt >= 3  # overfit: the trained trees come back
     assert syntax_context(trees[0], (0, 1), (3, 4)) == [1, 2]  # Smith -> works -> for -> Acme
 

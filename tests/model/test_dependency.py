@@ -75,3 +75,65 @@ def test_pooling_over_word_sets_with_an_empty_set(mode):
     assert out.tolist() == ref  # query 1 has no word: zero, as the localized context of adjacent spans
     out.sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+# -- end to end: train with context syntax, save, reload, predict; refused without the parser --------
+
+
+@pytest.fixture(scope="module")
+def parser_dir(tmp_path_factory):
+    import syntax_fixtures
+
+    path = tmp_path_factory.mktemp("parser") / "tiny_parser"
+    syntax_fixtures.tiny_parser().to_disk(path)
+    return path
+
+
+@pytest.mark.parametrize("context", ["syntax", "localized+syntax"])
+def test_a_model_with_syntactic_context_trains_saves_and_predicts(tmp_path, tiny_encoder_dir, parser_dir, context):
+    import json
+    import shutil
+
+    from paths import CONLL04
+    from spert.errors import CheckpointError
+    from spert.infer.extractor import SpERT
+    from spert.train.config import load_config
+    from spert.train.loop import train
+
+    cfg = load_config(None, dict(train_path=str(CONLL04 / "conll04_train.json"),
+                                 types_path=str(CONLL04 / "conll04_types.json"),
+                                 test_path=str(CONLL04 / "conll04_test.json"), output_dir=str(tmp_path / "run"),
+                                 encoder=str(tiny_encoder_dir), max_train_docs=8, max_eval_docs=6, epochs=1,
+                                 neg_entity_count=10, neg_relation_count=10, context=context,
+                                 syntax_model=str(parser_dir)))
+    train(cfg, show_progress=False)
+    meta = json.loads((tmp_path / "run" / "model" / "spert.json").read_text())
+    assert meta["syntax"] == {"model": str(parser_dir), "version": "0.0.1"}
+    assert meta["model"]["context"] == context
+    model = SpERT.load(tmp_path / "run" / "model")
+    raw, words = model.predict(["Smith works for Acme in Paris .", "Ada met Babbage .".split()])
+    assert raw.tokens and words.tokens == ("Ada", "met", "Babbage", ".")
+    moved = tmp_path / "elsewhere"
+    shutil.move(str(parser_dir), moved)
+    from spert.model.dependency import load_parser
+
+    load_parser.cache_clear()
+    try:
+        with pytest.raises(CheckpointError, match="dependency parses of spaCy pipeline .*cannot be loaded here"):
+            SpERT.load(tmp_path / "run" / "model")
+    finally:
+        shutil.move(str(moved), parser_dir)
+        load_parser.cache_clear()
+
+
+def test_syntactic_context_needs_a_parser_and_a_parser_needs_syntactic_context():
+    from pydantic import ValidationError
+
+    from spert.model.settings import ModelSettings
+
+    with pytest.raises(ValidationError, match="give syntax_model"):
+        ModelSettings(context="syntax")
+    with pytest.raises(ValidationError, match="read only by context syntax"):
+        ModelSettings(syntax_model="en_core_web_sm")
+    with pytest.raises(ValidationError, match="needs context localized or full"):
+        ModelSettings(context="syntax", syntax_model="x", context_pooling="attention")

@@ -92,4 +92,4 @@ def encode_sentences(model: SpERTModel, tokenizer, sentences: Sequence[Sequence[
     """The encodings the model reads: each sentence alone, or with its document context when the
     model has ``context_words`` (a sentence too long on its own is encoded alone, and too long)."""
     return sentence_encodings(tokenizer, sentences, documents, model.settings.context_words,
-                              max_subwords(model.encoder.config, tokenizer))
+                              max_subwords(model.encoder.config, tokenizer), model.settings.syntax_model)

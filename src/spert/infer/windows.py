@@ -49,6 +49,7 @@ from spert.infer.decoding import add_relation
 from spert.infer.runner import length_batches
 from spert.model.batch import collate
 from spert.model.encoders import pad_id
+from spert.data.syntax import connect_roots
 from spert.model.encoding import Encoding
 from spert.model.network import SpERTModel
 from spert.model.spans import Sample, candidate_spans
@@ -125,7 +126,17 @@ def window_encoding(enc: Encoding, w: Window, budget: int) -> Encoding:
         ids.extend(enc.input_ids[a:b])
         ends.append(len(ids))
     ids.append(enc.input_ids[-1])
-    return Encoding(tuple(ids), tuple(starts), tuple(ends))
+    return Encoding(tuple(ids), tuple(starts), tuple(ends), _window_heads(enc.heads, w))
+
+
+def _window_heads(heads: tuple[int, ...] | None, w: Window) -> tuple[int, ...] | None:
+    """The sentence's dependency tree cut to the window: a word whose head lies outside becomes a root,
+    and the window's roots are joined (spert.data.syntax.connect_roots). A path that left the window
+    in the whole tree is shorter here; the window sees only its own words, as it does for spans."""
+    if heads is None:
+        return None
+    return connect_roots([h - w.start if w.start <= h < w.end else i - w.start
+                          for i, h in enumerate(heads[w.start:w.end], start=w.start)])
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from spert.data.syntax import depths
 from spert.model.encoding import Encoding
 from spert.model.spans import Sample
 
@@ -33,6 +34,8 @@ class Batch:
     span_end: torch.Tensor  # (S,) global word index, exclusive
     pair_head: torch.Tensor  # (P,) index into the spans
     pair_tail: torch.Tensor  # (P,)
+    word_parent: torch.Tensor | None = None  # (N,) global index of each word's dependency head (context syntax)
+    word_depth: torch.Tensor | None = None  # (N,) its distance from its root
     entity_labels: torch.Tensor | None = None  # (S,)
     rel_labels: torch.Tensor | None = None  # (P, R)
 
@@ -77,6 +80,10 @@ def collate(encodings: Sequence[Encoding], samples: Sequence[Sample], pad_id: in
         pair_head=torch.from_numpy(np.ascontiguousarray(pairs[:, 0])),
         pair_tail=torch.from_numpy(np.ascontiguousarray(pairs[:, 1])),
     )
+    if encodings and all(e.heads is not None for e in encodings):  # the forest of the batch's trees
+        batch.word_parent = torch.from_numpy(np.concatenate(
+            [np.asarray(e.heads, dtype=np.int64) + word_offset[b] for b, e in enumerate(encodings)] + [np.zeros(0, np.int64)]))
+        batch.word_depth = torch.tensor([d for e in encodings for d in depths(e.heads)], dtype=torch.int64)  # type: ignore[arg-type]
     if all(s.entity_labels is not None for s in samples):
         batch.entity_labels = torch.from_numpy(np.concatenate([s.entity_labels for s in samples]))
     if all(s.rel_labels is not None for s in samples):

@@ -30,6 +30,7 @@ from transformers import AutoConfig, PreTrainedTokenizerFast
 from spert.atomic import atomic_directory
 from spert.errors import CheckpointError
 from spert.model.encoding import load_tokenizer
+from spert.model.dependency import check_parser, parser_version
 from spert.model.network import SpERTModel, encoder_from_config, load_encoder
 from spert.model.onnx import OnnxEncoder, OnnxRecord
 from spert.model.settings import (BACKENDS, PRECISIONS, Backend, InferenceSettings, ModelSettings, Precision,
@@ -59,8 +60,10 @@ def write_model_files(model: SpERTModel, tokenizer, path: Path, inference: Infer
     save_file(state, str(path / WEIGHTS), metadata={"format": "pt", "spert_format_version": str(FORMAT_VERSION)})
     model.encoder.config.save_pretrained(path)
     tokenizer.save_pretrained(path)
-    meta = {"spert_format_version": FORMAT_VERSION, "model": model.settings.model_dump(),
-            "types": model.schema.to_json(), "inference": (inference or InferenceSettings()).model_dump()}
+    meta: dict[str, Any] = {"spert_format_version": FORMAT_VERSION, "model": model.settings.model_dump(),
+                            "types": model.schema.to_json(), "inference": (inference or InferenceSettings()).model_dump()}
+    if model.settings.syntax_model is not None:  # the parser the model's context reads, to refuse predicting without it
+        meta["syntax"] = {"model": model.settings.syntax_model, "version": parser_version(model.settings.syntax_model)}
     if onnx is not None:
         meta["backend"] = onnx.to_json()
     (path / META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
@@ -101,6 +104,7 @@ class ModelMeta:
     schema: TypeSchema
     inference: InferenceSettings
     onnx: OnnxRecord | None  # None: a PyTorch model directory
+    syntax_version: str | None = None  # the version of settings.syntax_model's pipeline it was trained with
 
     @property
     def backend(self) -> Backend:
@@ -114,7 +118,8 @@ def read_model_meta(path: str | Path) -> ModelMeta:
     onnx = stored_backend(meta, path)
     try:
         return ModelMeta(ModelSettings(**meta["model"]), TypeSchema.from_json(meta["types"], path / META),
-                         InferenceSettings(**meta.get("inference", {})), onnx)
+                         InferenceSettings(**meta.get("inference", {})), onnx,
+                         (meta.get("syntax") or {}).get("version"))
     except ValidationError as e:
         raise CheckpointError(f"{path / META}: {_settings_problem(e)}") from None
     except (KeyError, ValueError) as e:
@@ -160,6 +165,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", backend: Ba
         hint = (f"export it first: spert export onnx --model {path} --output DIR" if backend == "onnx"
                 else "load the PyTorch model directory it was exported from")
         raise CheckpointError(f"{path}: holds a {held} model, not {backend}; {hint}")
+    if meta.settings.syntax_model is not None:  # before any weights load
+        check_parser(meta.settings.syntax_model, meta.syntax_version, path)
     try:
         config = AutoConfig.from_pretrained(path)
     except (KeyError, ValueError, OSError) as e:

@@ -34,25 +34,28 @@ from typing import Sequence
 
 import numpy as np
 
+from spert.model.dependency import with_heads
 from spert.model.encoding import Encoding, encode_words_batch
 
 log = logging.getLogger(__name__)
 
 
 def sentence_encodings(tokenizer, sentences: Sequence[Sequence[str]], documents: Sequence[Sequence[int]] | None,
-                       context_words: int, limit: int) -> list[Encoding]:
+                       context_words: int, limit: int, syntax_model: str | None = None) -> list[Encoding]:
     """The encodings a model with ``context_words`` reads (training and prediction alike): each
     sentence alone at 0, else with its document's context (:func:`context_encodings`; ``documents``
     as there, None when the caller does not know them: each sentence is then encoded alone, with a
     warning). ``limit`` is the encoder's longest input; a sentence too long on its own comes back
-    encoded alone, and too long."""
+    encoded alone, and too long. With ``syntax_model`` (context syntax) each encoding carries its
+    sentence's dependency tree (:func:`spert.model.dependency.with_heads`)."""
     if context_words == 0:
-        return encode_words_batch(tokenizer, sentences)
+        return with_heads(encode_words_batch(tokenizer, sentences), sentences, syntax_model)
     if documents is None:
         log.warning("the model reads %d words of document context, but these sentences come without their "
                     "documents: each is encoded alone", context_words)
         documents = []
-    return context_encodings(tokenizer, sentences, documents, context_words, limit)
+    return with_heads(context_encodings(tokenizer, sentences, documents, context_words, limit), sentences,
+                      syntax_model)
 
 
 def split_budget(context_words: int, available_left: int, available_right: int) -> tuple[int, int]:

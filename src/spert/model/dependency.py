@@ -12,9 +12,19 @@ K the widest span.
 
 from __future__ import annotations
 
+import functools
+import logging
+from dataclasses import replace
+from typing import Any, Sequence
+
 import torch
 
+from spert.data.syntax import parse_words
+from spert.errors import CheckpointError, SpertError
+from spert.model.encoding import Encoding
 from spert.model.settings import PoolingMode
+
+log = logging.getLogger(__name__)
 
 
 def span_heads(depth: torch.Tensor, start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
@@ -72,3 +82,63 @@ def pool_words(x: torch.Tensor, query: torch.Tensor, word: torch.Tensor, num_que
         count = torch.bincount(query, minlength=num_queries).clamp(min=1).to(x.dtype)  # (Q,)
         out = out / count.unsqueeze(1)
     return out
+
+
+class WordSetPooler:
+    """The relation context of ``context: syntax``: ranges pool as the span pooler does (the
+    localized part of localized+syntax), word sets (dependency paths) over the words' states."""
+
+    def __init__(self, ranges: Any, word_states: torch.Tensor, mode: PoolingMode) -> None:
+        self.ranges, self.x, self.mode = ranges, word_states, mode  # x: (N, H)
+
+    def pool(self, doc: torch.Tensor, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+        return self.ranges.pool(doc, left, right)
+
+    def pool_words(self, query: torch.Tensor, word: torch.Tensor, num_queries: int) -> torch.Tensor:
+        return pool_words(self.x, query, word, num_queries, self.mode)
+
+
+# -- the parser -----------------------------------------------------------------------------------
+
+_PARSER_PARTS = ("tok2vec", "transformer", "parser")  # what a pipeline's parser reads; the rest is not run
+
+
+@functools.lru_cache(maxsize=4)
+def load_parser(name: str) -> Any:
+    """An installed spaCy pipeline, with only its parser and what the parser listens to enabled."""
+    try:
+        import spacy
+
+        nlp = spacy.load(name)
+    except (OSError, ImportError) as e:
+        raise SpertError(f"syntax_model {name!r}: spaCy cannot load it ({str(e).splitlines()[0]}); install the "
+                         "pipeline (a package or a directory) that the model was trained with") from None
+    nlp.select_pipes(enable=[p for p in nlp.pipe_names if p in _PARSER_PARTS])
+    return nlp
+
+
+def parser_version(name: str) -> str:
+    """The pipeline's version (its meta.json), recorded with a model that reads its parses."""
+    return str(load_parser(name).meta.get("version", "unknown"))
+
+
+def check_parser(name: str, version: str | None, where: object) -> None:
+    """A model directory's parser is installed (else one line naming both); another version only warns."""
+    try:
+        installed = parser_version(name)
+    except SpertError as e:
+        raise CheckpointError(f"{where}: the model reads dependency parses of spaCy pipeline {name!r}"
+                              f"{f' {version}' if version else ''}, which cannot be loaded here: {e}") from None
+    if version and installed != version:
+        log.warning("%s: the model was trained with %s %s, %s is installed; parses, and so relations, may differ",
+                    where, name, version, installed)
+
+
+def with_heads(encodings: Sequence[Encoding], sentences: Sequence[Sequence[str]],
+               syntax_model: str | None) -> list[Encoding]:
+    """The encodings with each sentence's dependency tree over its words (``syntax_model``'s parser,
+    once per sentence); unchanged when the model reads none."""
+    if syntax_model is None:
+        return list(encodings)
+    trees = parse_words(load_parser(syntax_model), sentences)
+    return [replace(e, heads=t) for e, t in zip(encodings, trees)]

@@ -69,6 +69,7 @@ class Encoding:
     input_ids: tuple[int, ...]  # (T,) including the start and end tokens
     word_start: tuple[int, ...]  # (W,) first subword of each word
     word_end: tuple[int, ...]  # (W,) one past the last subword of each word
+    heads: tuple[int, ...] | None = None  # (W,) each word's dependency head, a root its own (context syntax)
 
     @property
     def num_words(self) -> int:

@@ -26,7 +26,8 @@ from transformers import AutoConfig, AutoModel
 from spert.model.batch import Batch
 from spert.model.encoders import can_pack, check_encoder, encoder_family
 from spert.model.pooling import AttentionPooler, build_pooler, word_states
-from spert.model.settings import ModelSettings, Precision
+from spert.model.dependency import WordSetPooler, syntax_context
+from spert.model.settings import SYNTAX_CONTEXTS, ModelSettings, Precision
 from spert.model.spans import MAX_WIDTH_EMBEDDINGS
 from spert.data.schema import TypeSchema
 from spert.errors import EncoderError
@@ -101,7 +102,7 @@ class SpERTModel(nn.Module):
         self.precision: Precision = "fp32"
         self.encoder = encoder
         H, D = encoder.config.hidden_size, settings.width_dim
-        context_dim = 0 if settings.context == "none" else H
+        context_dim = {"none": 0, "localized+syntax": 2 * H}.get(settings.context, H)
         self.width_embedding = nn.Embedding(MAX_WIDTH_EMBEDDINGS, D)
         self.entity_classifier = nn.Linear(2 * H + D, schema.num_entity_classes)
         with warnings.catch_warnings():  # an entity-only schema has a zero-output relation head
@@ -154,6 +155,9 @@ class SpERTModel(nn.Module):
                 token_word, cls = batch.token_word, h[:, 0]  # h: (B, T, H)
         num_words = int(batch.num_words.sum())
         pooler = build_pooler(self.pooling_impl, self.settings.pooling, h, token_word, num_words, longest)
+        if self.settings.context in SYNTAX_CONTEXTS:  # word sets (dependency paths) besides ranges
+            x = word_states(h, token_word, num_words, self.settings.pooling)  # (N, H)
+            return cls, pooler, WordSetPooler(pooler, x, self.settings.pooling)
         if self.settings.context_pooling == "same":
             return cls, pooler, pooler
         x = word_states(h, token_word, num_words, self.settings.pooling)  # (N, H)
@@ -223,7 +227,7 @@ class SpERTModel(nn.Module):
         s2, e2 = batch.span_start[gt], batch.span_end[gt]
         parts = []
         mode = self.settings.context
-        if mode == "localized":
+        if mode == "localized" or mode == "localized+syntax":
             # words strictly between the two spans; empty for adjacent or overlapping spans
             first = e1 <= s2
             left, right = torch.where(first, e1, e2), torch.where(first, s2, s1)
@@ -233,12 +237,18 @@ class SpERTModel(nn.Module):
             parts.append(pooler.pool(doc, start, start + batch.num_words[doc]))
         elif mode == "cls":
             parts.append(cls[doc])
+        if mode in SYNTAX_CONTEXTS:
+            # the words on the dependency path between the spans' heads, outside both spans; none: zero
+            if batch.word_parent is None or batch.word_depth is None:
+                raise ValueError(f"context {mode} needs the batch's dependency trees (Encoding.heads)")
+            q, w = syntax_context(batch.word_parent, batch.word_depth, s1, e1, s2, e2)
+            parts.append(pooler.pool_words(q, w, len(head)))  # (P, H)
         parts += [pooled[head], pooled[tail], width[head], width[tail]]
-        x = torch.cat(parts, dim=-1)  # (P, [H] + 2H + 2D)
+        x = torch.cat(parts, dim=-1)  # (P, [H or 2H] + 2H + 2D)
         return self.rel_classifier(self.dropout(x))  # (P, R)
 
     def _longest(self, batch: Batch) -> int:
-        if self.settings.context == "localized" or self.settings.context == "full":
+        if self.settings.context in ("localized", "full", "localized+syntax"):
             return int(batch.num_words.max())
         return self.settings.max_span_size if len(batch.span_start) == 0 else \
             int((batch.span_end - batch.span_start).max())

@@ -11,7 +11,8 @@ from pydantic_core import PydanticUndefined
 from spert.errors import CheckpointError
 
 PoolingMode = Literal["max", "mean", "sum"]
-ContextMode = Literal["localized", "full", "cls", "none"]
+ContextMode = Literal["localized", "full", "cls", "none", "syntax", "localized+syntax"]
+SYNTAX_CONTEXTS = ("syntax", "localized+syntax")  # contexts that read dependency parses (spert.data.syntax)
 ContextPooling = Literal["same", "attention"]
 # how a model directory is loaded for prediction (spert.infer.options.LoadOptions)
 Backend = Literal["torch", "onnx"]
@@ -36,7 +37,9 @@ class ModelSettings(BaseModel):
     width_dim: int = Field(25, ge=1, description="size of the span-width embedding")
     dropout: float = Field(0.1, ge=0.0, lt=1.0, description="dropout before both classifiers")
     pooling: PoolingMode = Field("max", description="span and context pooling: max, mean or sum")
-    context: ContextMode = Field("localized", description="relation context: localized, full, cls or none")
+    context: ContextMode = Field("localized", description="relation context: localized, full, cls, none, syntax "
+                                 "(the words on the dependency path between the two entities, from "
+                                 "syntax_model's parser; not the spec's) or localized+syntax (both, side by side)")
     context_pooling: ContextPooling = Field("same", description="how the relation context's words are pooled: "
                                             "same (by `pooling`, as spans are: the spec) or attention (a learned "
                                             "softmax over the context's words of a score of each word; not the "
@@ -45,6 +48,9 @@ class ModelSettings(BaseModel):
                                "sentences of its document are encoded with each sentence, split left and right "
                                "(0: the sentence alone); spans and pooling stay inside the sentence, attention "
                                "(and so [CLS]) sees the window")
+    syntax_model: str | None = Field(None, description="installed spaCy pipeline whose parser gives the dependency "
+                                     "trees of context syntax (e.g. en_core_web_sm); recorded with its version in "
+                                     "the model directory, needed to predict")
     freeze_encoder: bool = Field(False, description="keep the encoder's weights fixed")
     random_init: bool = Field(False, description="initialise the encoder randomly instead of pre-trained")
     head_init: Literal["bert", "torch"] = Field("bert", description="initialisation of the width embedding and "
@@ -56,6 +62,12 @@ class ModelSettings(BaseModel):
         if self.context_pooling == "attention" and self.context not in ("localized", "full"):
             raise ValueError(f"context_pooling attention pools the words of a context: it needs context "
                              f"localized or full, not {self.context}")
+        if self.context in SYNTAX_CONTEXTS and not self.syntax_model:
+            raise ValueError(f"context {self.context} reads dependency parses: give syntax_model, an installed spaCy "
+                             "pipeline with a parser (e.g. en_core_web_sm)")
+        if self.syntax_model and self.context not in SYNTAX_CONTEXTS:
+            raise ValueError(f"syntax_model {self.syntax_model} is read only by context syntax or localized+syntax, "
+                             f"not {self.context}")
         return self
 
 

@@ -52,7 +52,7 @@ class Dataset:
 
 
 def load_dataset(path: Path, schema: TypeSchema, tokenizer, limit: int, max_docs: int | None,
-                 context_words: int) -> Dataset:
+                 context_words: int, syntax_model: str | None = None) -> Dataset:
     """A data file's sentences (SpERT JSON or DyGIE) and their encodings, with ``context_words`` of document
     context (:mod:`spert.model.context`; the first ``max_docs`` sentences are the documents' whole text).
     A sentence longer than ``limit`` subwords is an error naming it."""
@@ -60,7 +60,8 @@ def load_dataset(path: Path, schema: TypeSchema, tokenizer, limit: int, max_docs
     if max_docs is not None:
         docs = docs[:max_docs]
     documents = document_sentences(docs, path) if context_words else None
-    encodings = sentence_encodings(tokenizer, [d.tokens for d in docs], documents, context_words, limit)
+    encodings = sentence_encodings(tokenizer, [d.tokens for d in docs], documents, context_words, limit,
+                                   syntax_model)
     check_lengths(encodings, limit, path)
     return Dataset(path, docs, encodings)
 
@@ -68,7 +69,7 @@ def load_dataset(path: Path, schema: TypeSchema, tokenizer, limit: int, max_docs
 def model_dataset(model: SpERTModel, tokenizer, path: Path, max_docs: int | None = None) -> Dataset:
     """:func:`load_dataset` as ``model`` reads it: its encoder's longest input, its document context."""
     return load_dataset(path, model.schema, tokenizer, max_subwords(model.encoder.config, tokenizer), max_docs,
-                        model.settings.context_words)
+                        model.settings.context_words, model.settings.syntax_model)
 
 
 def predict_and_score(model, tokenizer, gold: Dataset, *, threshold: float, no_overlap: bool,

@@ -227,8 +227,10 @@ def set_up(cfg: TrainConfig, resume: bool) -> Run:
     schema = load_types(cfg.types_path)
     model, tokenizer = build_start_model(cfg, schema, resume)
     limit = max_subwords(model.encoder.config, tokenizer)
-    train_set = load_dataset(cfg.train_path, schema, tokenizer, limit, cfg.max_train_docs, cfg.context_words)
-    valid_set, test_set = (load_dataset(path, schema, tokenizer, limit, cfg.max_eval_docs, cfg.context_words)
+    train_set = load_dataset(cfg.train_path, schema, tokenizer, limit, cfg.max_train_docs, cfg.context_words,
+                             cfg.syntax_model)
+    valid_set, test_set = (load_dataset(path, schema, tokenizer, limit, cfg.max_eval_docs, cfg.context_words,
+                                        cfg.syntax_model)
                            if path else None for path in (cfg.valid_path, cfg.test_path))
     compact = compact_embedding(cfg, model, train_set)
     group = acc.num_processes * cfg.grad_accumulation

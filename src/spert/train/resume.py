@@ -30,7 +30,7 @@ _STATE = "trainer_state.json"
 _RESUME_FREE = {"output_dir", "eval_batch_size", "log_every", "cpu", "checkpoint_every"}
 # the value a setting had in runs from before it existed (their config.json lacks it)
 BEFORE_SETTING = {"pack_sequences": False, "compact_embeddings": False, "head_init": "torch", "context_words": 0,
-                   "context_pooling": "same", "init_model": None}
+                   "context_pooling": "same", "init_model": None, "syntax_model": None}
 
 
 @dataclass
