@@ -114,9 +114,17 @@ def serve(model: Path = MODEL_DIR,
                              max_entities=max_entities, timeout_s=timeout, api_key=api_key or None,
                              cors_origins=cors_origin or [], access_log=access_log, label_studio=ls_settings)
     os.environ[SETTINGS_ENV] = settings.to_environment()  # uvicorn's workers build the app from it
-    uvicorn.run("spert.serve.server:app_from_environment", factory=True, host=host, port=port, workers=workers,
+    uvicorn.run(_app_factory(label_studio), factory=True, host=host, port=port, workers=workers,
                 access_log=access_log, timeout_graceful_shutdown=int(timeout) + 5, server_header=False,
                 log_level="debug" if verbose else "info")
+
+
+def _app_factory(label_studio: bool) -> str:
+    if label_studio:
+        from spert.integrations.label_studio.mount import APP_FACTORY
+    else:
+        from spert.serve.server import APP_FACTORY
+    return APP_FACTORY
 
 
 def _label_studio_settings(model: Path, url: Optional[str], projects: Optional[List[int]],

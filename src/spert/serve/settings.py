@@ -90,7 +90,7 @@ class ServeSettings(BaseModel):
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS (none: CORS off)")
     access_log: bool = Field(True, description="log every request")
 
-    # the Label Studio ML backend under /label-studio (spert.serve.ml_backend); None: off
+    # the Label Studio ML backend under /label-studio (spert.integrations.label_studio); None: off
     label_studio: LabelStudioSettings | None = Field(None, description="the Label Studio ML backend (None: off)")
 
     def torch_threads(self) -> int:
