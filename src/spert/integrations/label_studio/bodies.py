@@ -7,13 +7,11 @@ our own ``/versions/pin``. A body that is not JSON is a 400, a wrong field a 422
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from spert.serve.protocol import invalid, read_json
-
-Body = TypeVar("Body", bound=BaseModel)
+from spert.serve.protocol import Body, read_json, validate_body
 
 
 class _LabelStudioBody(BaseModel):
@@ -48,13 +46,6 @@ class PinBody(BaseModel):
 
 
 def read_body(model: type[Body], raw: bytes) -> Body:
-    """A request body checked against ``model``; a wrong field is a 422 naming it."""
-    obj = read_json(raw)
-    if not isinstance(obj, dict):
-        raise invalid("body", f"expected a JSON object, got {type(obj).__name__}")
-    try:
-        return model.model_validate(obj)
-    except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "body"
-        raise invalid(field, err["msg"]) from None
+    """A request body checked against ``model`` as the server checks its own
+    (:func:`spert.serve.protocol.validate_body`): a wrong field is a 422 naming it."""
+    return validate_body(model, read_json(raw))
