@@ -44,7 +44,7 @@ from spert.runtime import package_version
 from spert.serve.batcher import MicroBatcher
 from spert.serve.protocol import ClientError
 from spert.serve.routes import ServeState, api_router, health_router, page_router
-from spert.serve.settings import ServeSettings
+from spert.serve.settings import SETTINGS_ENV, ServeSettings
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +125,24 @@ def _lifespan(state: ServeState, extension: Extension | None = None
 
 
 def app_from_environment() -> FastAPI:
-    """The application for uvicorn's workers (``spert serve`` puts the settings in the environment)."""
+    """The application for uvicorn's workers (:func:`run` puts the settings in the environment)."""
     return create_app(ServeSettings.from_environment())
+
+
+def run(settings: ServeSettings, app_factory: str = APP_FACTORY, verbose: bool = False) -> None:
+    """Serve until stopped (Ctrl+C, SIGTERM: requests in flight finish first), with uvicorn's workers
+    building the application from ``app_factory``. A missing or foreign model directory, or two ways
+    of splitting text, stop here with one line, not in every worker."""
+    import uvicorn
+
+    from spert.data.text import text_pipeline
+
+    read_meta(settings.model)
+    text_pipeline(settings.load_options.get("language"), settings.load_options.get("spacy_model"))
+    os.environ[SETTINGS_ENV] = settings.to_environment()  # uvicorn's workers build the app from it
+    uvicorn.run(app_factory, factory=True, host=settings.host, port=settings.port, workers=settings.workers,
+                access_log=settings.access_log, timeout_graceful_shutdown=int(settings.timeout_s) + 5,
+                server_header=False, log_level="debug" if verbose else "info")
 
 
 def _model_info(extractor: SpERT, settings: ServeSettings) -> dict[str, Any]:
