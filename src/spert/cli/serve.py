@@ -18,6 +18,7 @@ from spert.cli.app import BACKEND, BATCH_SIZE, MODEL_DIR, PRECISION, VERBOSE, ap
 from spert.cli.predict import LANGUAGE
 from spert.serve.settings import (
     API_KEY_ENV,
+    LABEL_STUDIO_API_KEY_ENV,
     LABEL_STUDIO_AUTH_ENV,
     LABEL_STUDIO_URL_ENV,
     LabelStudioSettings,
@@ -46,7 +47,7 @@ def _serve(name: str, *flags: str, **typer_options: Any) -> Any:
 # the Label Studio ML backend's flags (spert.serve.settings.LabelStudioSettings)
 LABEL_STUDIO = typer.Option(False, "--label-studio",
                             help="add Label Studio's ML backend under /label-studio (pre-annotation and training "
-                                 "from a project; token from $LABEL_STUDIO_API_KEY)")
+                                 f"from a project; token from ${LABEL_STUDIO_API_KEY_ENV})")
 LS_URL = _ls("url", "--label-studio-url", envvar=LABEL_STUDIO_URL_ENV, show_envvar=True,
              help="Label Studio's URL, to fetch annotations for training")
 LS_PROJECT = _ls("projects", "--label-studio-project",

@@ -37,7 +37,7 @@ from spert.integrations.label_studio.source import ExportSource, SdkSource, Unkn
 from spert.integrations.label_studio.versions import VersionStore
 from spert.serve.protocol import ClientError, invalid
 from spert.serve.routes import ServeState, not_ready
-from spert.serve.settings import LabelStudioSettings
+from spert.serve.settings import LABEL_STUDIO_API_KEY_ENV, LabelStudioSettings
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +86,12 @@ class LabelStudioBackend:
             return self._source()
         if not (self.settings.url and self.settings.api_key):
             raise ClientError(503, "not_configured", "training needs Label Studio's URL and access token: "
-                                                     "--label-studio-url and $LABEL_STUDIO_API_KEY")
+                                                     f"--label-studio-url and ${LABEL_STUDIO_API_KEY_ENV}")
         return SdkSource(self.settings.url, self.settings.api_key)
 
-    def _job(self, export: Path, text_key: str) -> FinetuneJob:
+    def _job(self, export: Path, text_key: str, start_model: Path) -> FinetuneJob:
         s = self.settings
-        return FinetuneJob(export=str(export), start_model="", held_out=s.held_out, seed=s.seed,
+        return FinetuneJob(export=str(export), start_model=str(start_model), held_out=s.held_out, seed=s.seed,
                            text_field=s.text_field or text_key,
                            train_config=None if s.train_config is None else str(s.train_config),
                            overrides=s.train_overrides, spacy_model=self.state.settings.load_options.get("spacy_model"))

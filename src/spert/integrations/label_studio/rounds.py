@@ -20,7 +20,7 @@ import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +112,7 @@ class Round:
 class Trainer:
     """Training rounds, one per project at a time, and what the last one of each did."""
 
-    def __init__(self, store: VersionStore, make_job: Callable[[Path, str], FinetuneJob],
+    def __init__(self, store: VersionStore, make_job: Callable[[Path, str, Path], FinetuneJob],
                  source: Callable[[], ExportSource], on_switch: Callable[[str], Awaitable[None]]) -> None:
         self.store, self.make_job, self.source, self.on_switch = store, make_job, source, on_switch
         self.rounds: dict[int, Round] = {}  # project -> its last (or running) round
@@ -160,9 +160,7 @@ class Trainer:
         export = await asyncio.to_thread(self.source().export, round_.project)
         (job_dir / "export.json").write_bytes(export)
         started_from = self.store.serving()
-        job = replace(self.make_job(job_dir / "export.json", round_.text_key),
-                      start_model=str(self.store.path(started_from)))
-        job.write(job_dir)
+        self.make_job(job_dir / "export.json", round_.text_key, self.store.path(started_from)).write(job_dir)
         round_.stage, round_.started_from = "training", started_from
         with open(job_dir / "train.log", "wb") as logfile:
             proc = await asyncio.create_subprocess_exec(sys.executable, "-m", FINETUNE_MODULE,
