@@ -9,10 +9,12 @@ from pathlib import Path
 
 from label_studio_fixtures import CONLL04_TYPES, LABEL_CONFIG, TEXTS, predict_body
 from serve_errors import error
-from spert.integrations.label_studio.versions import BASE
+from spert.integrations.label_studio.jobs import Progress
+from spert.integrations.label_studio.rounds import Round, Trainer
+from spert.integrations.label_studio.versions import BASE, VersionStore
 
 
-def wait_for_round(client, project: int = 7, timeout: float = 90) -> dict:
+def wait_for_round(client, project: int = 7, timeout: float = 300) -> dict:  # a loaded machine is slow
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = client.get(f"/label-studio/training?project={project}").json()
@@ -74,3 +76,18 @@ def test_a_round_that_cannot_train_fails_and_says_why(client, fake_ls):
     assert status["stage"] == "failed" and "training needs at least 2" in status["error"], status
     assert list(status)[-3:] == ["job_dir", "started_from", "error"]
     assert client.get("/label-studio/health").json()["model_version"] == "spert-base"
+
+
+def test_a_running_round_shows_its_progress(tmp_path):
+    trainer = Trainer(VersionStore(tmp_path / "versions", tmp_path), make_job=None, source=None, on_switch=None)
+    trainer.rounds[7] = Round(project=7, name="p7-1", reason="START_TRAINING", text_key="text", started=1.0,
+                              stage="training", job_dir=str(tmp_path), started_from=BASE)
+    assert "progress" not in trainer.status(7)
+    Progress("training", 1, 3).write(tmp_path)
+    status = trainer.status(7)
+    assert list(status)[-1] == "progress" and status["progress"]["epoch"] == 1
+    page = trainer.status(7, private=False)
+    assert "progress" in page and "job_dir" not in page and "text_key" not in page
+    trainer.rounds[7].finished = 2.0
+    assert "progress" not in trainer.status(7)
+    assert trainer.status(8) == {"project": 8, "stage": "never trained"}

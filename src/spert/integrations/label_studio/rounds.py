@@ -102,10 +102,6 @@ class Round:
             out.update(version=self.version, accepted=self.accepted)
         if self.error is not None:
             out["error"] = self.error
-        if self.finished is None and self.job_dir is not None:
-            progress = Progress.read(Path(self.job_dir))
-            if progress is not None:
-                out["progress"] = progress
         return out
 
 
@@ -139,7 +135,13 @@ class Trainer:
         """The project's last round, with the progress its process wrote (see :meth:`Round.to_json`)."""
         if project not in self.rounds:
             return {"project": project, "stage": "never trained"}
-        return self.rounds[project].to_json(private)
+        round_ = self.rounds[project]
+        out = round_.to_json(private)
+        if round_.finished is None and round_.job_dir is not None:
+            progress = Progress.read(Path(round_.job_dir))
+            if progress is not None:
+                out["progress"] = progress
+        return out
 
     async def _round(self, round_: Round) -> None:
         try:
