@@ -33,7 +33,7 @@ def test_a_failure_a_job_and_progress(tmp_path):
     assert read_result(tmp_path) is None and Progress.read(tmp_path) is None
     FinetuneFailure("no annotations").write(tmp_path)
     assert read_result(tmp_path) == FinetuneFailure("no annotations")
-    job = FinetuneJob(export="/x/export.json", start_model="/m", overrides={"epochs": 1})
+    job = FinetuneJob(export="/x/export.json", start_model="/m", held_out=0.25, seed=3, overrides={"epochs": 1})
     job.write(tmp_path)
     assert FinetuneJob.read(tmp_path) == job
     Progress("training", 1, 3).write(tmp_path)

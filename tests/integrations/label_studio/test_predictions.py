@@ -27,7 +27,7 @@ def test_predictions_are_capped_to_the_best_entities_and_relations_between_them(
     relations = [(x["from_id"], x["to_id"]) for x in out["result"] if x["type"] == "relation"]
     # (a, b) lost its head; of the three left the best two, in their order
     assert relations == [(ids["d"], ids["e"]), (ids["e"], ids["b"])]
-    uncapped, cut = ls_prediction(p, config, mapping, "spert-base")
+    uncapped, cut = ls_prediction(p, config, mapping, "spert-base", max_entities=5, max_relations=4)
     assert len(uncapped["result"]) == len(ents) + len(rels) and not cut
     # what the project has no type for is left out, not cut: it does not count against the caps
     other = replace(p, entities=[*ents, PredictedEntity("Drug", 0, 1, 0, 1, "a", 0.99)])
@@ -42,5 +42,5 @@ def test_a_task_without_results_scores_one():
     p = Prediction("x", ("x",), ((0, 1),), ((0, 1),), [], [])
     config = parse_label_config(LABEL_CONFIG)
     mapping = type_mapping(config, list(CONLL04_TYPES["entities"]), list(CONLL04_TYPES["relations"]))
-    out, cut = ls_prediction(p, config, mapping, "spert-v0002")
+    out, cut = ls_prediction(p, config, mapping, "spert-v0002", max_entities=1, max_relations=1)
     assert out["result"] == [] and out["score"] == 1.0 and out["model_version"] == "spert-v0002" and not cut

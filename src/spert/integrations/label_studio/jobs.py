@@ -26,8 +26,8 @@ JOB, PROGRESS, RESULT = "job.json", "progress.json", "result.json"
 class FinetuneJob:
     export: str  # Label Studio JSON export (a list of tasks)
     start_model: str  # the serving model's directory
-    held_out: float = 0.2  # share of tasks scored, not trained on
-    seed: int = 42
+    held_out: float  # share of tasks scored, not trained on (LabelStudioSettings.held_out)
+    seed: int  # of the held-out split (LabelStudioSettings.seed)
     text_field: str | None = None  # the task data key of the text (None: as spert data import guesses)
     train_config: str | None = None  # a spert train YAML file
     overrides: dict[str, Any] = field(default_factory=dict)  # training settings over the file's

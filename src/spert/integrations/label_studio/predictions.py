@@ -6,7 +6,8 @@ A prediction holds the ``labels`` regions and ``relation`` results of
 ``spert-v0003``) and a task score, the lowest score of its results (1.0 when nothing was
 found), by which Label Studio's Data Manager sorts the least certain tasks first. A model
 that finds too many entities would bury the annotator: at most ``max_entities`` entities and
-``max_relations`` relations between them are kept, the highest-scoring.
+``max_relations`` relations between them are kept, the highest-scoring (the caps are the
+backend's settings, ``LabelStudioSettings.max_entities`` and ``max_relations``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ NOTHING_FOUND_SCORE = 1.0  # a task without results has nothing to correct
 
 
 def ls_prediction(p: Prediction, config: LabelConfig, mapping: TypeMapping, version: str,
-                  max_entities: int = 100, max_relations: int = 100) -> tuple[dict[str, Any], bool]:
+                  max_entities: int, max_relations: int) -> tuple[dict[str, Any], bool]:
     """One task's prediction in Label Studio's format, of the types the project has: at most
     ``max_entities`` entities and ``max_relations`` relations between them, the highest-scoring
     (in the text's order); and whether the caps cut anything of those types."""
