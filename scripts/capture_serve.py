@@ -4,7 +4,9 @@ Label Studio /predict, through the ASGI app (no port), written as JSON for a byt
     python scripts/capture_serve.py MODEL_DIR OUT_DIR
 
 Only the public entry points are used (create_app and ServeSettings from a dict), so the same
-script runs on trees before and after a change that moves modules.
+script runs on trees before and after a change that moves modules: the application with the Label
+Studio backend is spert.integrations.label_studio.mount.create_app's since issue 25, and
+spert.serve.server.create_app's before.
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from spert.serve.server import create_app
 from spert.serve.settings import ServeSettings
+
+try:
+    from spert.integrations.label_studio.mount import create_app
+except ImportError:  # a tree before issue 25
+    from spert.serve.server import create_app
 
 TEXTS = ["John Smith works for Acme Corp. in New York.", "Ada Lovelace was born in London.",
          "Marie Curie lived in Paris, France, with Pierre Curie.", ""]

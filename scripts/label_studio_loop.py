@@ -5,7 +5,7 @@ Usage (project root):
         [--latency-tasks 100] [--test-limit N] [--out /tmp/ls_loop]
 
 No Label Studio server is needed: the backend (``spert serve --label-studio``'s app, in this
-process through ASGI) trains from the fake Label Studio of ``tests/serve/test_ml_backend.py``,
+process through ASGI) trains from the fake Label Studio of ``tests/label_studio_fixtures.py``,
 whose export holds CoNLL04 train sentences annotated with their gold (simulated annotators;
 its ``annotated_task`` is the one of the ASGI tests). Requests have the shapes Label Studio
 sends (that module's ``predict_body``).
@@ -31,11 +31,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the ASGI tests' fake Label Studio and request shapes
-sys.path.insert(0, str(ROOT / "tests" / "serve"))
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from test_ml_backend import FakeLabelStudio, annotated_task, make_backend_app, predict_body  # noqa: E402
+from label_studio_fixtures import FakeLabelStudio, annotated_task, make_backend_app, predict_body  # noqa: E402
 
 from spert.data.documents import write_records  # noqa: E402
 from spert.infer.extractor import SpERT  # noqa: E402

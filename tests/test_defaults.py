@@ -46,12 +46,6 @@ LEFT_TO_OWNER: dict[str, str] = {
     "train/evaluation.py:batch_size": "lead (PredictOptions.batch_size, once merged)",
     "tools/bench/settings.py:batch_size": "lead (PredictOptions.batch_size, once merged)",
     "cli/tools.py:batch_size": "lead (PredictOptions.batch_size, once merged)",
-    # spert serve's flags and the Label Studio backend: helper ls's (branch reno-ls)
-    **{f"cli/serve.py:{name}": "ls (reno-ls)" for name in (
-        "host", "port", "workers", "max_batch_size", "max_wait_ms", "max_queue", "max_body_bytes", "max_chars",
-        "max_texts", "max_entities", "access_log")},
-    "serve/ml_backend.py:max_entities": "ls (reno-ls)",
-    "train/ls_finetune.py:seed": "ls (reno-ls)",
 }
 
 

@@ -21,9 +21,13 @@ LAYERS = {
     "infer": 3,
     "eval": 4,
     "train": 5,
-    "serve": 6, "tools": 6, "integrations": 6,
-    "cli": 7, "__main__": 8,
-    "__init__": 8,
+    "serve": 6, "tools": 6,
+    # an integration has one home whatever layers it touches: the Label Studio backend is served
+    # by serve and trains with train, so integrations sit above serve (which takes the backend's
+    # routers from its caller, spert.serve.server.Extension, and never imports it)
+    "integrations": 7,
+    "cli": 8, "__main__": 9,
+    "__init__": 9,
 }
 BASE = {"errors", "atomic", "runtime"}
 

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from serve_errors import error
 from spert.serve.server import create_app
 from spert.serve.settings import ServeSettings
 
@@ -44,15 +45,6 @@ def assert_same_results(got, expected):
     got_scores, expected_scores = [], []
     assert split_scores(got, got_scores) == split_scores(expected, expected_scores)
     assert got_scores == pytest.approx(expected_scores, abs=1e-5)
-
-
-def error(response, status: int, field: str | None, code: str = "invalid") -> dict:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["status"] == status and body["error"] == code and body["field"] == field, body
-    if field is not None:
-        assert f"'{field}'" in body["message"]
-    return body
 
 
 # -- endpoints ---------------------------------------------------------------------------
@@ -159,7 +151,7 @@ def test_openapi_describes_every_endpoint(client):
 ])
 def test_invalid_extract_requests_name_the_field(client, body, field, words):
     r = client.post("/v1/extract", content=json.dumps(body))
-    assert words in error(r, 422, field)["message"]
+    assert words in error(r, 422, "invalid", field)["message"]
 
 
 @pytest.mark.parametrize("docs, field, words", [
@@ -176,30 +168,30 @@ def test_invalid_extract_requests_name_the_field(client, body, field, words):
 ])
 def test_invalid_relation_requests_name_the_field(client, docs, field, words):
     r = client.post("/v1/relations", json={"documents": docs})
-    assert words in error(r, 422, field, "too_large" if "at most" in words else "invalid")["message"]
+    assert words in error(r, 422, "too_large" if "at most" in words else "invalid", field)["message"]
 
 
 def test_limits_name_the_limit(client):
-    body = error(client.post("/v1/extract", json={"texts": ["a"] * 9}), 422, "texts", "too_large")
+    body = error(client.post("/v1/extract", json={"texts": ["a"] * 9}), 422, "too_large", "texts")
     assert body["limit"] == 8 and "9 documents; at most 8" in body["message"] and "--max-texts" in body["message"]
-    body = error(client.post("/v1/extract", json={"texts": ["a", "b" * 401]}), 422, "texts[1]", "too_large")
+    body = error(client.post("/v1/extract", json={"texts": ["a", "b" * 401]}), 422, "too_large", "texts[1]")
     assert body["limit"] == 400 and "401 characters; at most 400" in body["message"]
-    error(client.post("/v1/extract", json={"tokens": ["ab"] * 150}), 422, "tokens", "too_large")
-    error(client.post("/v1/extract", json={"documents": [{"tokens": ["ab"] * 150}]}), 422, "documents[0]",
-          "too_large")
+    error(client.post("/v1/extract", json={"tokens": ["ab"] * 150}), 422, "too_large", "tokens")
+    error(client.post("/v1/extract", json={"documents": [{"tokens": ["ab"] * 150}]}), 422, "too_large",
+          "documents[0]")
     assert client.post("/v1/extract", json={"texts": ["a"] * 8, "text": None}).status_code == 200
 
 
 def test_body_limit_declared_or_streamed(client):
     big = json.dumps({"text": "a" * 30_000}).encode()
-    body = error(client.post("/v1/extract", content=big), 413, "body", "too_large")
+    body = error(client.post("/v1/extract", content=big), 413, "too_large", "body")
     assert body["limit"] == 20_000 and "--max-body-bytes" in body["message"]
 
     def chunks():  # no Content-Length: the limit is counted while the body arrives
         for i in range(0, len(big), 4096):
             yield big[i:i + 4096]
 
-    error(client.post("/v1/extract", content=chunks()), 413, "body", "too_large")
+    error(client.post("/v1/extract", content=chunks()), 413, "too_large", "body")
 
 
 @pytest.mark.parametrize("raw, words", [(b"{", "not valid JSON"), (b"", "not valid JSON"),
@@ -209,23 +201,23 @@ def test_body_limit_declared_or_streamed(client):
                                         (b"[" * 5000 + b"]" * 5000, "nested deeper"),
                                         (b"1" * 5000, "not valid JSON")])
 def test_bad_json_is_400(client, raw, words):
-    assert words in error(client.post("/v1/extract", content=raw), 400, "body", "bad_json")["message"]
+    assert words in error(client.post("/v1/extract", content=raw), 400, "bad_json", "body")["message"]
 
 
 def test_unknown_endpoints_and_methods(client):
-    error(client.get("/v2/extract"), 404, None, "not_found")
-    error(client.get("/v1/extract"), 405, None, "method_not_allowed")
-    error(client.get("/static/../settings.py"), 404, None, "not_found")
-    error(client.get("/static/server.py"), 404, None, "not_found")
+    error(client.get("/v2/extract"), 404, "not_found", None)
+    error(client.get("/v1/extract"), 405, "method_not_allowed", None)
+    error(client.get("/static/../settings.py"), 404, "not_found", None)
+    error(client.get("/static/server.py"), 404, "not_found", None)
 
 
 def test_bearer_token(make_app):
     with TestClient(make_app(api_key="s3cret")) as c:
-        error(c.post("/v1/extract", json={"text": "a"}), 401, "Authorization", "unauthorized")
+        error(c.post("/v1/extract", json={"text": "a"}), 401, "unauthorized", "Authorization")
         r = c.post("/v1/extract", json={"text": "a"}, headers={"Authorization": "Bearer wrong"})
-        assert error(r, 401, "Authorization", "unauthorized") and r.headers["www-authenticate"] == "Bearer"
+        assert error(r, 401, "unauthorized", "Authorization") and r.headers["www-authenticate"] == "Bearer"
         error(c.get("/v1/model", headers={"Authorization": "Bearer s3cret\u00e9".encode("latin-1")}), 401,
-              "Authorization", "unauthorized")
+              "unauthorized", "Authorization")
         assert c.post("/v1/extract", json={"text": "a"}, headers={"Authorization": "Bearer s3cret"}).status_code == 200
         assert c.get("/v1/model", headers={"Authorization": "Bearer s3cret"}).status_code == 200
         # probes and the page itself stay open; the page asks for the key
@@ -246,13 +238,13 @@ def test_cors_off_unless_configured(client, make_app):
 
 def test_busy_and_timeout_are_503(make_app, extractor, monkeypatch):
     with TestClient(make_app(max_queue=3)) as c:
-        body = error(c.post("/v1/extract", json={"texts": ["a"] * 4}), 503, None, "busy")
+        body = error(c.post("/v1/extract", json={"texts": ["a"] * 4}), 503, "busy", None)
         assert body["limit"] == 3 and "--max-queue" in body["message"] and "adds 4" in body["message"]
         assert c.post("/v1/extract", json={"texts": ["a"] * 3}).status_code == 200
     with TestClient(make_app(timeout_s=0.2)) as c:
         predict = extractor.predict_inputs
         monkeypatch.setattr(extractor, "predict_inputs", lambda *a, **kw: (time.sleep(0.5), predict(*a, **kw))[1])
-        body = error(c.post("/v1/extract", json={"text": "slow"}), 503, None, "timeout")
+        body = error(c.post("/v1/extract", json={"text": "slow"}), 503, "timeout", None)
         assert body["limit"] == 0.2 and "retry" in body["message"]
         monkeypatch.undo()
         time.sleep(0.4)  # the slow call ends; the server has dropped its result
@@ -265,7 +257,7 @@ def test_a_failing_model_call_is_500_and_the_server_keeps_serving(make_app, extr
             raise RuntimeError("out of memory, say")
 
         monkeypatch.setattr(extractor, "predict_inputs", broken)
-        error(c.post("/v1/extract", json={"text": "a"}), 500, None, "internal")
+        error(c.post("/v1/extract", json={"text": "a"}), 500, "internal", None)
         assert "prediction failed" in caplog.text
         monkeypatch.undo()
         assert c.get("/readyz").status_code == 200

@@ -83,8 +83,7 @@ def post(url: str, body: dict, timeout: float = 120) -> tuple[int, dict]:
 def server(model_dir, tmp_path_factory):
     s = start_server(model_dir, tmp_path_factory.mktemp("serve") / "server.log", "--max-chars", str(MAX_CHARS))
     yield s
-    if s.process.poll() is None:  # the last test stops it
-        stop(s)
+    stop(s)
 
 
 def test_page_in_chromium(server, tmp_path):
@@ -200,7 +199,9 @@ def test_bad_model_directory_is_one_line_and_status_2(tmp_path):
     assert out.returncode == 2 and out.stderr.strip().count("\n") == 0 and "not a model directory" in out.stderr
 
 
-def test_shutdown_lets_the_request_in_flight_finish(server):  # last: it stops the server
+def test_shutdown_lets_the_request_in_flight_finish(model_dir, tmp_path):
+    # a server of its own: stopping the module's would leave the tests after it without one
+    server = start_server(model_dir, tmp_path / "server.log", "--max-chars", str(MAX_CHARS))
     texts = [" ".join([SENTENCE] * 30)] * 64  # a few seconds of work for the tiny model
     answer: dict = {}
 

@@ -2,7 +2,8 @@
 
 A request body is read as JSON by :func:`read_json` (which rejects what the model could
 not take: invalid JSON, nesting deeper than :data:`MAX_DEPTH`, strings with lone
-surrogates), validated strictly against a pydantic model and turned into checked
+surrogates), validated strictly against a pydantic model (:func:`validate_body`, which the
+Label Studio backend's bodies go through too) and turned into checked
 :class:`~spert.data.records.Input` items by :func:`extract_inputs` or
 :func:`relation_inputs`. Every problem raises :class:`ClientError`, whose JSON body
 (:class:`ErrorBody`) names the field (``texts[3]``, ``documents[0].entities[2].type``)
@@ -14,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -26,6 +27,7 @@ MAX_DEPTH = 32  # deepest JSON nesting accepted (records are 4 deep; extra field
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INPUT_KEYS = ("text", "texts", "tokens", "documents")
+Body = TypeVar("Body", bound=BaseModel)
 
 
 class ClientError(Exception):
@@ -152,7 +154,9 @@ def _check_values(obj: Any) -> None:
             stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
 
 
-def _validate(model: type[BaseModel], obj: Any) -> Any:
+def validate_body(model: type[Body], obj: Any) -> Body:
+    """``obj`` (a request's JSON) checked against ``model``; a wrong field is a 422 naming it
+    (``documents[0].text``), an unknown one lists the fields."""
     if not isinstance(obj, dict):
         raise invalid("body", f"must be a JSON object, got {_json_type(obj)}")
     try:
@@ -229,7 +233,7 @@ def extract_inputs(obj: Any, settings: ServeSettings) -> tuple[list[Input], Extr
         for key in ("texts", "documents"):
             if isinstance(obj.get(key), list):
                 _check_count(key, len(obj[key]), settings.max_texts, "documents")
-    req: ExtractRequest = _validate(ExtractRequest, obj)
+    req: ExtractRequest = validate_body(ExtractRequest, obj)
     if req.text is not None:
         return _parse_all([req.text], lambda i: "text", settings), req
     if req.tokens is not None:
@@ -242,5 +246,5 @@ def relation_inputs(obj: Any, settings: ServeSettings) -> tuple[list[Input], Rel
     """Checked inputs of a POST /v1/relations body (records with their entities), and the options."""
     if isinstance(obj, dict) and isinstance(obj.get("documents"), list):
         _check_count("documents", len(obj["documents"]), settings.max_texts, "documents")
-    req: RelationsRequest = _validate(RelationsRequest, obj)
+    req: RelationsRequest = validate_body(RelationsRequest, obj)
     return _parse_all(req.documents, lambda i: f"documents[{i}]", settings, given_entities=True), req

@@ -5,9 +5,11 @@ It loads and warms up the model at startup and closes the micro-batcher at shutd
 (:func:`_add_error_handlers`) and includes the endpoints of :mod:`spert.serve.routes`:
 ``POST /v1/extract``, ``POST /v1/relations``, ``GET /v1/model``, ``GET /healthz``,
 ``GET /readyz``, the web page at ``/`` with its assets under ``/static/``, and the OpenAPI
-documents at ``/docs`` and ``/openapi.json``; with ``label_studio`` settings, Label Studio's ML
-backend protocol under ``/label-studio`` (:mod:`spert.serve.ml_backend`, which may switch the
-serving model after a training round).
+documents at ``/docs`` and ``/openapi.json``; and the routers of an :class:`Extension` that the
+caller builds around the server's state: Label Studio's ML backend under ``/label-studio``,
+which may switch the serving model after a training round, is one
+(:func:`spert.integrations.label_studio.mount.create_app` adds it; it sits a layer above this
+one, so that the server does not depend on it).
 
 Every error is a JSON :class:`~spert.serve.protocol.ErrorBody`: 400 body not JSON,
 401 missing or wrong bearer token, 404/405 no such endpoint or method, 413 body over
@@ -21,13 +23,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -39,21 +42,44 @@ from spert.infer.extractor import SpERT
 from spert.model.checkpoint import FORMAT_VERSION, read_meta
 from spert.runtime import package_version
 from spert.serve.batcher import MicroBatcher
-from spert.serve.ml_backend import LabelStudioBackend, ml_backend_router, training_page_router
 from spert.serve.protocol import ClientError
 from spert.serve.routes import ServeState, api_router, health_router, page_router
-from spert.serve.settings import ServeSettings
+from spert.serve.settings import SETTINGS_ENV, ServeSettings
 
 log = logging.getLogger(__name__)
 
 WARMUP_TEXT = "Ada Lovelace was born in London."
+APP_FACTORY = "spert.serve.server:app_from_environment"  # what uvicorn's workers call (factory=True)
 
 
-def create_app(settings: ServeSettings, extractor: SpERT | None = None) -> FastAPI:
-    """The application; it loads the model from ``settings.model`` at startup unless ``extractor`` is given."""
+# what a serving model directory is described as at GET /v1/model: the model and the settings' limits
+Describe = Callable[[SpERT, Path], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Extension:
+    """What a caller adds to the application (Label Studio's ML backend is one): routers included after
+    the server's own, the model directory to load at startup, and what to close at shutdown."""
+
+    routers: list[APIRouter]
+    model_dir: Callable[[], Path]  # asked at startup: the extension may serve another version than --model
+    close: Callable[[], Awaitable[None]]
+
+
+def create_app(settings: ServeSettings, extractor: SpERT | None = None,
+               extend: Callable[[ServeState, Describe], Extension] | None = None) -> FastAPI:
+    """The application; it loads the model from ``settings.model`` at startup unless ``extractor`` is given.
+    ``extend`` builds an :class:`Extension` around the server's state (and a way to describe a model)."""
+    if settings.label_studio is not None and extend is None:
+        raise ConfigError("the Label Studio backend is added by spert.integrations.label_studio.mount.create_app "
+                          "(spert serve --label-studio), not by spert.serve.server.create_app")
     state = ServeState(settings, extractor)
-    backend = _label_studio(state, settings)
-    app = FastAPI(title="spert", version=package_version(), lifespan=_lifespan(state, backend),
+
+    def describe(extractor: SpERT, path: Path) -> dict[str, Any]:
+        return _model_info(extractor, settings.model_copy(update={"model": path}))
+
+    extension = None if extend is None else extend(state, describe)
+    app = FastAPI(title="spert", version=package_version(), lifespan=_lifespan(state, extension),
                   description="Span-based joint entity and relation extraction (SpERT) over HTTP. "
                               "Errors are JSON objects naming the field and the limit.")
     app.state.spert = state
@@ -62,30 +88,13 @@ def create_app(settings: ServeSettings, extractor: SpERT | None = None) -> FastA
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
-    for router in (api_router(state), health_router(state), page_router(state)):
+    for router in (api_router(state), health_router(state), page_router(state),
+                   *(extension.routers if extension else ())):
         app.include_router(router)
-    if backend is not None:
-        app.state.label_studio = backend
-        app.include_router(ml_backend_router(backend))
-        app.include_router(training_page_router(backend))
     return app
 
 
-def _label_studio(state: ServeState, settings: ServeSettings) -> LabelStudioBackend | None:
-    """The Label Studio ML backend (:mod:`spert.serve.ml_backend`) when the settings ask for it."""
-    if settings.label_studio is None:
-        return None
-    if settings.workers > 1:
-        raise ConfigError("the Label Studio backend trains and switches models in its one process: "
-                          "use --workers 1 with --label-studio")
-
-    def describe(extractor: SpERT, path: Path) -> dict[str, Any]:
-        return _model_info(extractor, settings.model_copy(update={"model": path}))
-
-    return LabelStudioBackend(state, settings.label_studio, describe)
-
-
-def _lifespan(state: ServeState, backend: LabelStudioBackend | None = None
+def _lifespan(state: ServeState, extension: Extension | None = None
               ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Startup: threads, the model, the batcher, one warm-up prediction; shutdown: finish what is queued."""
     settings = state.settings
@@ -94,7 +103,7 @@ def _lifespan(state: ServeState, backend: LabelStudioBackend | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if "OMP_NUM_THREADS" not in os.environ:
             torch.set_num_threads(settings.torch_threads())
-        model = settings.model if backend is None else backend.model_dir()  # the backend's serving version
+        model = settings.model if extension is None else extension.model_dir()  # e.g. the backend's version
         if state.extractor is None:
             state.extractor = await asyncio.to_thread(SpERT.load, model, **settings.load_options)
         state.model_info = _model_info(state.extractor, settings.model_copy(update={"model": model}))
@@ -108,16 +117,32 @@ def _lifespan(state: ServeState, backend: LabelStudioBackend | None = None
             yield
         finally:  # uvicorn has let in-flight requests finish; finish what is queued, then stop
             state.ready = False
-            if backend is not None:
-                await backend.close()
+            if extension is not None:
+                await extension.close()
             await state.batcher.close()
 
     return lifespan
 
 
 def app_from_environment() -> FastAPI:
-    """The application for uvicorn's workers (``spert serve`` puts the settings in the environment)."""
+    """The application for uvicorn's workers (:func:`run` puts the settings in the environment)."""
     return create_app(ServeSettings.from_environment())
+
+
+def run(settings: ServeSettings, app_factory: str = APP_FACTORY, verbose: bool = False) -> None:
+    """Serve until stopped (Ctrl+C, SIGTERM: requests in flight finish first), with uvicorn's workers
+    building the application from ``app_factory``. A missing or foreign model directory, or two ways
+    of splitting text, stop here with one line, not in every worker."""
+    import uvicorn
+
+    from spert.data.text import text_pipeline
+
+    read_meta(settings.model)
+    text_pipeline(settings.load_options.get("language"), settings.load_options.get("spacy_model"))
+    os.environ[SETTINGS_ENV] = settings.to_environment()  # uvicorn's workers build the app from it
+    uvicorn.run(app_factory, factory=True, host=settings.host, port=settings.port, workers=settings.workers,
+                access_log=settings.access_log, timeout_graceful_shutdown=int(settings.timeout_s) + 5,
+                server_header=False, log_level="debug" if verbose else "info")
 
 
 def _model_info(extractor: SpERT, settings: ServeSettings) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """Typed settings of ``spert serve``: the model, the micro-batcher and every limit.
 
 Each default is written here and nowhere else; the command's flags map onto these fields
-one to one (``--max-chars`` is ``max_chars``). Settings reach uvicorn's worker processes
-as JSON in the environment variable :data:`SETTINGS_ENV`, since uvicorn starts several
-workers from an import string, not from an object.
+one to one (``--max-chars`` is ``max_chars``) and take their defaults, bounds and most help
+texts from them, as they take the environment variables' names from here. Settings reach
+uvicorn's worker processes as JSON in the environment variable :data:`SETTINGS_ENV`, since
+uvicorn starts several workers from an import string, not from an object.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ SETTINGS_ENV = "SPERT_SERVE_SETTINGS"
 API_KEY_ENV = "SPERT_API_KEY"
 LABEL_STUDIO_URL_ENV = "LABEL_STUDIO_URL"  # the names Label Studio's own ML backend examples read
 LABEL_STUDIO_API_KEY_ENV = "LABEL_STUDIO_API_KEY"
+LABEL_STUDIO_AUTH_ENV = "SPERT_LABEL_STUDIO_AUTH"  # the backend's basic auth, USER:PASSWORD
 
 
 class LabelStudioSettings(BaseModel):
@@ -40,8 +42,9 @@ class LabelStudioSettings(BaseModel):
     held_out: float = Field(0.2, gt=0, lt=1, description="share of annotated tasks scored, not trained on")
     train_every: int = Field(0, ge=0, description="train after every N new or updated annotations (0: only "
                                                   "when Label Studio asks)")
-    train_config: Path | None = Field(None, description="spert train YAML for fine-tuning (default: the "
-                                                        "model's settings and spert train's defaults)")
+    train_config: Path | None = Field(None, description="spert train YAML for the backend's fine-tuning "
+                                                        "(default: the model's settings and spert train's "
+                                                        "defaults)")
     train_overrides: dict[str, Any] = Field(default_factory=dict, description="training settings over the file's")
     text_field: str | None = Field(None, description="task data key of the text (default: the labelling "
                                                      "config's Text tag)")
@@ -50,6 +53,14 @@ class LabelStudioSettings(BaseModel):
                                                      "(a model that finds too many would bury the annotator)")
     max_relations: int = Field(100, ge=1, description="most relations in one task's prediction: the "
                                                       "highest-scoring between the entities kept")
+
+    @classmethod
+    def for_model(cls, model: Path, versions_dir: Path | None = None, **values: Any) -> LabelStudioSettings:
+        """The settings of a backend serving ``model``: its versions in ``versions_dir`` (default
+        MODEL.versions beside the model directory), the settings' defaults where ``values`` are None."""
+        model = model.resolve()
+        return cls(versions_dir=(versions_dir or model.with_name(model.name + ".versions")).resolve(),
+                   **{k: v for k, v in values.items() if v is not None})
 
     def resolved(self) -> LabelStudioSettings:
         """With the URL and token from the environment where the settings give none."""
@@ -66,31 +77,32 @@ class ServeSettings(BaseModel):
     load_options: dict[str, Any] = Field(default_factory=dict,
                                          description="keyword arguments for SpERT.load (device, language, "
                                                      "spacy_model, ...)")
-    host: str = Field("127.0.0.1", description="address to listen on")
+    host: str = Field("127.0.0.1", description="address to listen on (0.0.0.0: every interface)")
     port: int = Field(8000, ge=0, le=65535, description="port to listen on")
-    workers: int = Field(1, ge=1, description="worker processes, each with its own copy of the model")
+    workers: int = Field(1, ge=1, description="worker processes, each with its own model (PyTorch threads are "
+                                              "shared out among them)")
     threads: int | None = Field(None, ge=1, description="PyTorch threads per worker (default: cores / workers)")
 
     # micro-batching
-    max_batch_size: int = Field(32, ge=1, description="most documents in one model call, across requests")
-    max_wait_ms: float = Field(20.0, ge=0, description="longest wait for a batch to fill once the server is "
-                                                      "under concurrent load (never waits for a lone client)")
+    max_batch_size: int = Field(32, ge=1, description="most documents in one model call, gathered across requests")
+    max_wait_ms: float = Field(20.0, ge=0, description="longest wait for a batch to fill under concurrent load "
+                                                      "(never waits for a lone client)")
     batch_size: int = Field(8, ge=1, description="sentences per forward pass within a model call")
-    max_queue: int = Field(1024, ge=1, description="documents waiting for the model before new requests get 503")
+    max_queue: int = Field(1024, ge=1, description="documents waiting for the model before requests get 503")
 
     # limits (client errors name the field and the limit)
-    max_body_bytes: int = Field(1_000_000, ge=1, description="largest request body, in bytes (else 413)")
+    max_body_bytes: int = Field(1_000_000, ge=1, description="largest request body in bytes (else 413)")
     max_chars: int = Field(10_000, ge=1, description="most characters in one document")
     max_texts: int = Field(64, ge=1, description="most documents in one request")
     max_entities: int = Field(100, ge=1, description="most given entities in one document (/v1/relations)")
-    timeout_s: float = Field(30.0, gt=0, description="longest time a request may take (else 503)")
+    timeout_s: float = Field(30.0, gt=0, description="seconds a request may take (else 503)")
 
     # access
-    api_key: str | None = Field(None, repr=False, description="bearer token required by /v1 and /ui endpoints")
+    api_key: str | None = Field(None, repr=False, description="require 'Authorization: Bearer KEY' on /v1 and /ui")
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed by CORS (none: CORS off)")
     access_log: bool = Field(True, description="log every request")
 
-    # the Label Studio ML backend under /label-studio (spert.serve.ml_backend); None: off
+    # the Label Studio ML backend under /label-studio (spert.integrations.label_studio); None: off
     label_studio: LabelStudioSettings | None = Field(None, description="the Label Studio ML backend (None: off)")
 
     def torch_threads(self) -> int:
@@ -108,3 +120,13 @@ class ServeSettings(BaseModel):
             return cls.model_validate_json(raw)
         except ValidationError as e:
             raise ConfigError(f"{SETTINGS_ENV}: {e.errors()[0]['msg']}") from None
+
+
+def load_options(*, device: str, backend: str | None, precision: str, language: str | None,
+                 spacy_model: str | None) -> dict[str, Any]:
+    """``ServeSettings.load_options``: the keyword arguments of :meth:`spert.infer.extractor.SpERT.load`
+    that were given (None: its default). The one place that builds this dict, until a typed
+    ``spert.infer.options.LoadOptions`` takes its place."""
+    given = {"device": device, "language": language, "spacy_model": spacy_model, "backend": backend,
+             "precision": precision}
+    return {k: v for k, v in given.items() if v is not None}

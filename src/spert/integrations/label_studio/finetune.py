@@ -1,7 +1,7 @@
 """One training round of the Label Studio backend, run in a process of its own.
 
-``python -m spert.train.ls_finetune JOB_DIR`` reads ``JOB_DIR/job.json`` (a
-:class:`FinetuneJob`), and then:
+``python -m spert.integrations.label_studio.finetune JOB_DIR`` reads ``JOB_DIR/job.json`` (a
+:class:`~.jobs.FinetuneJob`), and then:
 
 1. imports the project's export with the code of ``spert data import labelstudio``
    (:func:`spert.data.formats.importer.import_annotations`: the same records, types and
@@ -16,11 +16,12 @@
    serving model's encoder (written as a Hugging Face encoder directory first, which
    is also where every round's tokenizer and encoder config come from);
 4. scores the serving model on the same held-out share (when the types allow it) and
-   writes ``result.json``: the change report, both scores, and the candidate's directory.
+   writes ``result.json`` (a :class:`~.jobs.FinetuneResult`): the change report, both scores,
+   and the candidate's directory.
 
 Progress (epochs done, of how many) is written to ``progress.json`` after every epoch.
-The backend (:mod:`spert.serve.ls_training`) decides from ``result.json`` whether the
-candidate serves. Every file is written atomically, so a reader never sees half of one.
+The backend (:mod:`.rounds`) decides from ``result.json`` whether the candidate serves.
+The files and their records are those of :mod:`.jobs`.
 """
 
 from __future__ import annotations
@@ -29,11 +30,9 @@ import json
 import logging
 import sys
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spert.atomic import atomic_write_text
 from spert.data.documents import write_records
 from spert.data.formats.common import ImportOptions
 from spert.data.formats.importer import import_annotations, write_import
@@ -41,6 +40,7 @@ from spert.data.schema import TypeSchema
 from spert.data.split import split_by_ratios
 from spert.data.text import TextTokenizer
 from spert.errors import SpertError
+from spert.integrations.label_studio.jobs import FinetuneFailure, FinetuneJob, FinetuneResult, ImportCounts, Progress
 from spert.model.checkpoint import load_model, read_meta
 from spert.model.encoders import max_subwords
 from spert.model.encoding import subword_counter
@@ -50,29 +50,8 @@ from spert.train.loop import train
 
 log = logging.getLogger(__name__)
 
-JOB, PROGRESS, RESULT = "job.json", "progress.json", "result.json"
 
-
-@dataclass
-class FinetuneJob:
-    export: str  # Label Studio JSON export (a list of tasks)
-    start_model: str  # the serving model's directory
-    held_out: float = 0.2  # share of tasks scored, not trained on
-    seed: int = 42
-    text_field: str | None = None  # the task data key of the text (None: as spert data import guesses)
-    train_config: str | None = None  # a spert train YAML file
-    overrides: dict[str, Any] = field(default_factory=dict)  # training settings over the file's
-    spacy_model: str | None = None  # the tokenizer prediction uses
-
-    def write(self, job_dir: Path) -> None:
-        atomic_write_text(job_dir / JOB, json.dumps(asdict(self), indent=2))
-
-    @classmethod
-    def read(cls, job_dir: Path) -> FinetuneJob:
-        return cls(**json.loads((job_dir / JOB).read_text(encoding="utf-8")))
-
-
-def run_job(job_dir: Path) -> dict[str, Any]:
+def run_job(job_dir: Path) -> FinetuneResult:
     """The whole round (see the module's docstring); returns what it writes to ``result.json``."""
     t0 = time.perf_counter()
     job = FinetuneJob.read(job_dir)
@@ -93,25 +72,25 @@ def run_job(job_dir: Path) -> dict[str, Any]:
                              "init_model": job.start_model if same_types else None})
 
     def on_epoch_end(epoch: int, state: Any) -> None:
-        write_progress(job_dir, {"stage": "training", "epoch": epoch, "epochs": cfg.epochs})
+        Progress("training", epoch, cfg.epochs).write(job_dir)
 
-    write_progress(job_dir, {"stage": "training", "epoch": 0, "epochs": cfg.epochs})
+    Progress("training", 0, cfg.epochs).write(job_dir)
     result = train(cfg, show_progress=False, on_epoch_end=on_epoch_end)
-    write_progress(job_dir, {"stage": "scoring the serving model", "epoch": cfg.epochs, "epochs": cfg.epochs})
+    Progress("scoring the serving model", cfg.epochs, cfg.epochs).write(job_dir)
     current = None
     if same_types:
         current = evaluate_directory(Path(job.start_model), data / "held_out.json", job_dir / "current_eval",
                                      types=data / "types.json", batch_size=cfg.eval_batch_size).metrics.to_json()
-    out = {"candidate_dir": str(job_dir / "run" / "model"), "candidate": result.metrics.to_json(),
-           "current": current, "same_types": same_types, "has_relations": bool(types["relations"]),
-           "epochs": cfg.epochs, "seconds": round(time.perf_counter() - t0, 2), **counts}
-    atomic_write_text(job_dir / RESULT, json.dumps(out, indent=2))
-    write_progress(job_dir, {"stage": "done", "epoch": cfg.epochs, "epochs": cfg.epochs})
+    out = FinetuneResult(candidate_dir=str(job_dir / "run" / "model"), candidate=result.metrics.to_json(),
+                         current=current, same_types=same_types, has_relations=bool(types["relations"]),
+                         epochs=cfg.epochs, seconds=round(time.perf_counter() - t0, 2), counts=counts)
+    out.write(job_dir)
+    Progress("done", cfg.epochs, cfg.epochs).write(job_dir)
     return out
 
 
 def import_and_split(job: FinetuneJob, data: Path, model_schema: TypeSchema, max_span_size: int,
-                     limit: int) -> dict[str, Any]:
+                     limit: int) -> ImportCounts:
     """``spert data import labelstudio`` of the export, then the training part and the held-out share.
 
     The types file is the model's when the project's types are among them, else the project's."""
@@ -130,9 +109,9 @@ def import_and_split(job: FinetuneJob, data: Path, model_schema: TypeSchema, max
     train_part, held_out = split_by_ratios(imported.records, (1 - job.held_out, job.held_out), job.seed)
     write_records(data / "train.json", [imported.records[i] for i in train_part.records])
     write_records(data / "held_out.json", [imported.records[i] for i in held_out.records])
-    return {"import": imported.summary.to_json(), "import_report": imported.summary.format(),
-            "summary_path": str(summary), "train_records": len(train_part.records),
-            "held_out_records": len(held_out.records)}
+    return ImportCounts(import_summary=imported.summary.to_json(), import_report=imported.summary.format(),
+                        summary_path=str(summary), train_records=len(train_part.records),
+                        held_out_records=len(held_out.records))
 
 
 def _settings(job: FinetuneJob, meta: dict[str, Any]) -> dict[str, Any]:
@@ -144,17 +123,13 @@ def _settings(job: FinetuneJob, meta: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
-def write_progress(job_dir: Path, progress: dict[str, Any]) -> None:
-    atomic_write_text(job_dir / PROGRESS, json.dumps({**progress, "at": time.time()}))
-
-
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     job_dir = Path(argv[0])
     try:
         run_job(job_dir)
     except SpertError as e:  # the user's data or settings: one line for the status endpoint
-        atomic_write_text(job_dir / RESULT, json.dumps({"error": str(e)}))
+        FinetuneFailure(str(e)).write(job_dir)
         return 2
     return 0
 

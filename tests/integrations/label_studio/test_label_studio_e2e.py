@@ -36,6 +36,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from label_studio_fixtures import LABEL_CONFIG, annotated_task
 from paths import CONLL04
 
 pytestmark = pytest.mark.slow
@@ -47,16 +48,6 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 # enough for the tiny model to stop predicting every span (whose pairs make prediction crawl)
 TRAIN_SETTINGS = "epochs: 4\nlr: 0.001\nbatch_size: 4\neval_batch_size: 8\n"
-
-
-def _helpers():
-    """The labelling config and the simulated annotator of the ASGI tests (one definition of each)."""
-    sys.path.insert(0, str(Path(__file__).parent))
-    try:
-        import test_ml_backend
-    finally:
-        sys.path.pop(0)
-    return test_ml_backend
 
 
 def _words(text: str) -> str:
@@ -152,10 +143,10 @@ def servers(tmp_path_factory, tiny_model_dir):
 def project(servers):
     """A project with the CoNLL04 entity-and-relation config, sentences as tasks, the backend connected,
     and Label Studio's predictions retrieved."""
-    h, client = _helpers(), servers["client"]
+    client = servers["client"]
     records = json.loads((CONLL04 / "conll04_dev.json").read_text())[:N_TASKS]
-    gold = [h.annotated_task(i + 1, r) for i, r in enumerate(records)]
-    p = client.projects.create(title="spert e2e", label_config=h.LABEL_CONFIG)
+    gold = [annotated_task(i + 1, r) for i, r in enumerate(records)]
+    p = client.projects.create(title="spert e2e", label_config=LABEL_CONFIG)
     client.projects.import_tasks(p.id, request=[{"data": t["data"]} for t in gold])
     tasks = sorted(client.tasks.list(project=p.id), key=lambda t: t.id)
     assert [t.data["text"] for t in tasks] == [t["data"]["text"] for t in gold]
@@ -165,7 +156,7 @@ def project(servers):
     client.actions.create(id="retrieve_tasks_predictions", project=p.id, selected_items={"all": True,
                                                                                            "excluded": []})
     servers["predict_seconds"] = time.monotonic() - t0
-    return {"id": p.id, "ml": ml.id, "tasks": tasks, "gold": gold, "config": h.LABEL_CONFIG}
+    return {"id": p.id, "ml": ml.id, "tasks": tasks, "gold": gold, "config": LABEL_CONFIG}
 
 
 def _predictions(client, project_id: int) -> dict[int, list]:
