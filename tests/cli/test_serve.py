@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from spert.cli import app
-from spert.serve.settings import LabelStudioSettings, ServeSettings, load_options
+from spert.infer.options import LoadOptions
+from spert.serve.settings import LabelStudioSettings, ServeSettings
 
 # flags whose parameter is not named after its field
 RENAMED = {"timeout": "timeout_s", "cors_origin": "cors_origins", "ls_url": "url", "ls_project": "projects",
@@ -41,5 +42,7 @@ def test_versions_beside_the_model_unless_given(tmp_path):
 
 
 def test_load_options_hold_what_was_given():
-    assert load_options(device="cpu", backend=None, precision="bf16", language="de", spacy_model=None) == {
-        "device": "cpu", "language": "de", "precision": "bf16"}
+    given = LoadOptions.make(device="cpu", backend=None, precision="bf16", language="de", spacy_model=None)
+    assert given == LoadOptions(precision="bf16", language="de")
+    assert ServeSettings.model_validate_json(ServeSettings(model=Path("m"), load_options=given).to_environment()
+                                             ).load_options == given  # what the workers read

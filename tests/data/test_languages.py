@@ -131,7 +131,7 @@ def test_spert_serve_language(model_dir, monkeypatch):
     res = CliRunner().invoke(app, ["serve", "--model", str(model_dir), "--language", "de"])
     assert res.exit_code == 0, res.output
     settings = ServeSettings.from_environment()
-    assert settings.load_options["language"] == "de"
+    assert settings.load_options.language == "de"
     text = TEXTS["de"][0]
     with TestClient(create_app(settings)) as client:  # the app loads the model with the settings' options
         response = client.post("/v1/extract", json={"text": text})

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from spert.cli.app import BACKEND, BATCH_SIZE, MODEL_DIR, PRECISION, VERBOSE, app, setup_logging
 from spert.cli.predict import LANGUAGE
+from spert.infer.options import LoadOptions, default
 from spert.serve.settings import (
     API_KEY_ENV,
     LABEL_STUDIO_API_KEY_ENV,
@@ -70,7 +71,7 @@ LS_BASIC_AUTH = _ls("basic_auth", "--label-studio-basic-auth", envvar=LABEL_STUD
                     "Stop with Ctrl+C or SIGTERM: requests in flight finish first.")
 def serve(model: Path = MODEL_DIR, host: str = _serve("host", "--host"), port: int = _serve("port", "--port"),
           workers: int = _serve("workers", "--workers"), threads: Optional[int] = _serve("threads", "--threads"),
-          device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, ..."),
+          device: str = typer.Option(default(LoadOptions, "device"), "--device", help="cpu, cuda, cuda:1, ..."),
           backend: Optional[str] = BACKEND, precision: str = PRECISION,
           language: Optional[str] = LANGUAGE,
           spacy_model: Optional[str] = typer.Option(None, "--spacy-model",
@@ -95,14 +96,13 @@ def serve(model: Path = MODEL_DIR, host: str = _serve("host", "--host"), port: i
           verbose: bool = VERBOSE) -> None:
     """Serve extraction over HTTP: a JSON API, micro-batched across requests, and a web page."""
     from spert.serve.server import run
-    from spert.serve.settings import load_options
 
     setup_logging(verbose)
     ls_settings = LabelStudioSettings.for_model(
         model, versions_dir, url=ls_url, projects=ls_project, basic_auth=ls_basic_auth or None, held_out=held_out,
         train_every=train_every, train_config=train_config, max_entities=ls_max_entities,
         max_relations=ls_max_relations) if label_studio else None
-    settings = ServeSettings(model=model.resolve(), load_options=load_options(
+    settings = ServeSettings(model=model.resolve(), load_options=LoadOptions.make(
         device=device, backend=backend, precision=precision, language=language, spacy_model=spacy_model),
         host=host, port=port, workers=workers, threads=threads, max_batch_size=max_batch_size,
         max_wait_ms=max_wait_ms, batch_size=batch_size, max_queue=max_queue, max_body_bytes=max_body_bytes,

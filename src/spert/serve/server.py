@@ -105,7 +105,7 @@ def _lifespan(state: ServeState, extension: Extension | None = None
             torch.set_num_threads(settings.torch_threads())
         model = settings.model if extension is None else extension.model_dir()  # e.g. the backend's version
         if state.extractor is None:
-            state.extractor = await asyncio.to_thread(SpERT.load, model, **settings.load_options)
+            state.extractor = await asyncio.to_thread(SpERT.load, model, settings.load_options)
         state.model_info = _model_info(state.extractor, settings.model_copy(update={"model": model}))
         state.batcher = MicroBatcher(state.run_batch, max_batch_size=settings.max_batch_size,
                                      max_wait_s=settings.max_wait_ms / 1000, max_queue=settings.max_queue)
@@ -131,14 +131,11 @@ def app_from_environment() -> FastAPI:
 
 def run(settings: ServeSettings, app_factory: str = APP_FACTORY, verbose: bool = False) -> None:
     """Serve until stopped (Ctrl+C, SIGTERM: requests in flight finish first), with uvicorn's workers
-    building the application from ``app_factory``. A missing or foreign model directory, or two ways
-    of splitting text, stop here with one line, not in every worker."""
+    building the application from ``app_factory``. A missing or foreign model directory stops here with
+    one line, not in every worker (two ways of splitting text are refused when the LoadOptions are made)."""
     import uvicorn
 
-    from spert.data.text import text_pipeline
-
     read_meta(settings.model)
-    text_pipeline(settings.load_options.get("language"), settings.load_options.get("spacy_model"))
     os.environ[SETTINGS_ENV] = settings.to_environment()  # uvicorn's workers build the app from it
     uvicorn.run(app_factory, factory=True, host=settings.host, port=settings.port, workers=settings.workers,
                 access_log=settings.access_log, timeout_graceful_shutdown=int(settings.timeout_s) + 5,

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from spert.errors import ConfigError
+from spert.infer.options import LoadOptions, PredictOptions, default
 
 SETTINGS_ENV = "SPERT_SERVE_SETTINGS"
 API_KEY_ENV = "SPERT_API_KEY"
@@ -74,9 +75,8 @@ class ServeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: Path = Field(..., description="model directory (spert train or spert convert)")
-    load_options: dict[str, Any] = Field(default_factory=dict,
-                                         description="keyword arguments for SpERT.load (device, language, "
-                                                     "spacy_model, ...)")
+    load_options: LoadOptions = Field(default_factory=LoadOptions,
+                                      description="how the model is loaded and raw text split (SpERT.load's options)")
     host: str = Field("127.0.0.1", description="address to listen on (0.0.0.0: every interface)")
     port: int = Field(8000, ge=0, le=65535, description="port to listen on")
     workers: int = Field(1, ge=1, description="worker processes, each with its own model (PyTorch threads are "
@@ -87,7 +87,8 @@ class ServeSettings(BaseModel):
     max_batch_size: int = Field(32, ge=1, description="most documents in one model call, gathered across requests")
     max_wait_ms: float = Field(20.0, ge=0, description="longest wait for a batch to fill under concurrent load "
                                                       "(never waits for a lone client)")
-    batch_size: int = Field(8, ge=1, description="sentences per forward pass within a model call")
+    batch_size: int = Field(default(PredictOptions, "batch_size"), ge=1,
+                            description="sentences per forward pass within a model call")
     max_queue: int = Field(1024, ge=1, description="documents waiting for the model before requests get 503")
 
     # limits (client errors name the field and the limit)
@@ -120,13 +121,3 @@ class ServeSettings(BaseModel):
             return cls.model_validate_json(raw)
         except ValidationError as e:
             raise ConfigError(f"{SETTINGS_ENV}: {e.errors()[0]['msg']}") from None
-
-
-def load_options(*, device: str, backend: str | None, precision: str, language: str | None,
-                 spacy_model: str | None) -> dict[str, Any]:
-    """``ServeSettings.load_options``: the keyword arguments of :meth:`spert.infer.extractor.SpERT.load`
-    that were given (None: its default). The one place that builds this dict, until a typed
-    ``spert.infer.options.LoadOptions`` takes its place."""
-    given = {"device": device, "language": language, "spacy_model": spacy_model, "backend": backend,
-             "precision": precision}
-    return {k: v for k, v in given.items() if v is not None}

@@ -74,7 +74,7 @@ class LabelStudioBackend:
         """Serve version ``name``: load it beside the serving model, then swap both references at once
         (a batch already running finishes with the model it started with)."""
         path = self.store.path(name)
-        extractor = await asyncio.to_thread(SpERT.load, path, **self.state.settings.load_options)
+        extractor = await asyncio.to_thread(SpERT.load, path, self.state.settings.load_options)
         info = self.describe(extractor, path)
         self.state.extractor, self.state.model_info, self.loaded = extractor, info, name
         log.info("serving model version %s (%s)", name, path)
@@ -94,7 +94,7 @@ class LabelStudioBackend:
         return FinetuneJob(export=str(export), start_model=str(start_model), held_out=s.held_out, seed=s.seed,
                            text_field=s.text_field or text_key,
                            train_config=None if s.train_config is None else str(s.train_config),
-                           overrides=s.train_overrides, spacy_model=self.state.settings.load_options.get("spacy_model"))
+                           overrides=s.train_overrides, spacy_model=self.state.settings.load_options.text_pipeline())
 
     async def webhook(self, body: WebhookBody) -> tuple[int, dict[str, Any]]:
         if body.action not in TRAIN_EVENTS:
