@@ -6,6 +6,7 @@ import sys
 
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
 
 from paths import CONLL04
@@ -43,6 +44,12 @@ def test_train_evaluate_reload(tmp_path, tiny_encoder_dir):
         assert set(metrics[task]) == {"micro", "macro", "per_type"}
         assert set(metrics[task]["micro"]) == {"precision", "recall", "f1"}
     assert len(json.loads((out / "predictions.json").read_text())) == 10
+    card = (out / "model" / "README.md").read_text()  # the model card (spert.train.model_card)
+    meta = yaml.safe_load(card.split("---\n")[1])
+    assert meta["base_model"] == str(tiny_encoder_dir) and meta["library_name"] == "spert"
+    [result_card] = meta["model-index"][0]["results"]
+    assert {m["name"]: m["value"] for m in result_card["metrics"]}["REL+ micro F1"] == \
+        round(metrics["rel_plus"]["micro"]["f1"], 2)
     log = (out / "log.csv").read_text().splitlines()
     assert log[0].startswith("epoch,update,loss") and len(log) == 1 + 12  # 6 updates x 2 epochs
     # the saved model needs nothing else: reload and run the evaluate command on it

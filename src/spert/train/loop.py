@@ -40,9 +40,10 @@ from spert.model.embedding import TrainVocabEmbedding, attach, restrict_to_train
 from spert.model.encoders import max_subwords, pad_id
 from spert.model.encoding import load_tokenizer, resolve_encoder
 from spert.model.network import SpERTModel
-from spert.runtime import set_cpu_threads, tune_allocator
+from spert.runtime import package_version, set_cpu_threads, tune_allocator
 from spert.train.config import RUN_CONFIG, TrainConfig
 from spert.train.evaluation import Dataset, Evaluation, load_dataset, predict_and_score, write_evaluation
+from spert.train.model_card import CardInput, command_line, write_card
 from spert.train.optim import AdamWNoBiasCorrection, clip_grad_norm, linear_schedule, parameter_groups
 from spert.train.resume import TrainerState, check_can_resume, last_checkpoint, load_checkpoint, save_checkpoint
 from spert.train.sampling import seeded_rng, training_sample
@@ -443,6 +444,10 @@ def finish(run: Run, train_seconds: float, show_progress: bool) -> TrainResult:
             result.metrics, result.data = metrics, eval_set.path
             result.split = "test" if run.test_set is not None else "valid"
             write_evaluation(out, result.to_json(), preds)
+        write_card(out / "model", CardInput(
+            name=out.name, settings=json.loads(cfg.model_dump_json()), entity_types=[t.name for t in final.schema.entities],
+            relation_types=[t.name for t in final.schema.relations], scores=result.to_json() if result.metrics else None,
+            split=result.split, command=command_line(), version=package_version()))
         remove_old_copy(last_checkpoint(out))  # an interrupted save of the last checkpoint may have left it
     acc.wait_for_everyone()
     acc.end_training()

@@ -9,11 +9,15 @@ settings and scores and returns text; the training loop writes it into the model
 
 from __future__ import annotations
 
+import shlex
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import yaml
+
+from spert.atomic import atomic_write_text
 
 TASKS = (("ner", "NER (span and type)"), ("rel", "REL (spans and relation type)"),
          ("rel_plus", "REL+ (spans, entity types and relation type)"))
@@ -111,3 +115,19 @@ def render(card: CardInput) -> str:
     out += ["Settings (`config.json`):", "", "| setting | value |", "| --- | --- |"]
     out += [f"| {k} | {v} |" for k, v in s.items() if k not in ("output_dir",)]
     return "\n".join(out) + "\n"
+
+
+CARD = "README.md"
+
+
+def command_line(argv: Sequence[str] | None = None) -> str | None:
+    """The ``spert ...`` command this process runs, or None when spert was called from Python."""
+    argv = list(sys.argv if argv is None else argv)
+    if not argv or not (Path(argv[0]).name == "spert" or argv[0].endswith("spert/__main__.py")):
+        return None
+    return shlex.join(["spert", *argv[1:]])
+
+
+def write_card(model_dir: Path, card: CardInput) -> None:
+    """``model_dir/README.md``, atomically."""
+    atomic_write_text(Path(model_dir) / CARD, render(card))
