@@ -33,6 +33,7 @@ from spert.infer.runner import encode_sentences, predict_documents
 from spert.model.checkpoint import load_model
 from spert.train import loop
 from spert.train.config import load_config
+from spert.infer.options import PredictOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "scierc_context.yaml"
@@ -61,7 +62,8 @@ def train_seconds(words: int, docs: int, out: Path) -> tuple[float, float]:
 def predict_seconds(model, tokenizer, sentences, documents) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of predicting the sentences, encoding included."""
     t, cpu = time.perf_counter(), time.process_time()
-    predict_documents(model, tokenizer, sentences, threshold=0.4, batch_size=8, documents=documents)
+    predict_documents(model, tokenizer, sentences, PredictOptions(rel_filter_threshold=0.4, batch_size=8),
+                      documents=documents)
     return time.perf_counter() - t, time.process_time() - cpu
 
 

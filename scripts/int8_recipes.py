@@ -13,6 +13,7 @@ from spert.model.encoding import encode_words_batch
 from spert.infer.runner import predict_documents
 from spert.tools.onnx_export import build_fp32_graph, write_export, INT8_RECIPES, Int8Recipe
 from spert.tools.bench.inference import F1, Agreement, encoder_batches, run_encoder
+from spert.infer.options import PredictOptions
 
 torch.set_num_threads(int(sys.argv[3]) if len(sys.argv) > 3 else 2)
 model_dir, work = Path(sys.argv[1]), Path(sys.argv[2]); work.mkdir(parents=True, exist_ok=True)
@@ -25,7 +26,9 @@ batches = encoder_batches(model, enc, 8, tok.pad_token_id)
 thr = inf.rel_filter_threshold
 
 def run(m):
-    t0 = time.perf_counter(); preds = predict_documents(m, tok, tokens, batch_size=8, threshold=thr, encodings=enc); t = time.perf_counter() - t0
+    t0 = time.perf_counter(); preds = predict_documents(m, tok, tokens,
+                                                        PredictOptions(batch_size=8, rel_filter_threshold=thr),
+                                                        encodings=enc); t = time.perf_counter() - t0
     t1 = time.perf_counter(); run_encoder(m, batches); te = time.perf_counter() - t1
     return preds, t, te
 

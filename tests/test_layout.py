@@ -175,15 +175,9 @@ def test_long_functions_are_seen(tmp_path):
 MAX_PUBLIC_PARAMETERS = 8
 # a command's signature is its options (typer reads them), and spaCy's factory's parameters are its config
 WIDE_BY_DESIGN = {"make_spert"}
-# owned by lead/ls, being renovated (issue 25: one typed PredictOptions / LoadOptions in infer/options.py);
-# the lead empties this after merging
-WIDE_ALLOWED = {
-    "infer/runner.py:predict_documents",  # owned by lead, being renovated
-    "infer/windows.py:predict_windowed",  # owned by lead, being renovated
-    # takes PredictOptions (threshold, no_overlap, batch_size) and LoadOptions (backend, precision) once
-    # the lead's infer/options.py is merged
-    "train/evaluation.py:evaluate_directory",
-}
+# functions allowed more parameters while being renovated (none since issue 25 moved the wide ones
+# to the typed options of spert.infer.options)
+WIDE_ALLOWED: set[str] = set()
 
 
 def parameter_count(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:

@@ -16,6 +16,7 @@ from spert.infer.runner import predict_documents
 from spert.data.records import Prediction
 from spert.model.checkpoint import load_model
 from spert.train.evaluation import report_run
+from spert.infer.options import PredictOptions
 
 TOKENS = tuple("John Smith works for Acme Corp in Paris".split())
 GOLD = Document(TOKENS, (Entity("Peop", 0, 2), Entity("Org", 4, 6), Entity("Loc", 7, 8)),
@@ -67,9 +68,9 @@ def test_error_groups_by_hand():
 def test_sweep_filter_equals_predicting_at_that_threshold(tiny_model_dir):
     model, tok, _ = load_model(tiny_model_dir)
     docs = [d.tokens for d in read_documents(CONLL04 / "conll04_dev.json", model.schema)[:6]]
-    low = predict_documents(model, tok, docs, threshold=0.05)
+    low = predict_documents(model, tok, docs, PredictOptions(rel_filter_threshold=0.05))
     for t in (0.3, 0.5):
-        direct = predict_documents(model, tok, docs, threshold=t)
+        direct = predict_documents(model, tok, docs, PredictOptions(rel_filter_threshold=t))
         assert [p.to_json() for p in at_threshold(low, t)] == [p.to_json() for p in direct]
     assert sum(len(p.relations) for p in low) > sum(len(p.relations) for p in direct)
 

@@ -14,6 +14,7 @@ import torch
 from spert.infer.extractor import SpERT
 from spert.data.records import Prediction
 from spert.errors import DataError
+from spert.infer.options import PredictOptions
 
 TEXT = "John Smith works for Acme Corp. in New York. He was born in London in 1970!"
 
@@ -89,7 +90,8 @@ def test_same_results_as_the_evaluation_path(model):
 
     sentences = [TEXT.split(), "He was born in London in 1970 !".split()]
     ours = model.predict([list(s) for s in sentences])
-    ref = predict_documents(model.module, model.tokenizer, sentences, threshold=model.rel_filter_threshold)
+    ref = predict_documents(model.module, model.tokenizer, sentences,
+                            PredictOptions(rel_filter_threshold=model.rel_filter_threshold))
     for p, r in zip(ours, ref):
         assert [(e.type, e.start, e.end, e.score) for e in p.entities] == \
             [(e.type, e.start, e.end, e.score) for e in r.entities]

@@ -12,6 +12,7 @@ from spert.infer.runner import encode_sentences, predict_documents
 from spert.model.checkpoint import load_model
 from spert.model.context import context_encodings
 from spert.model.encoding import encode_words_batch
+from spert.infer.options import PredictOptions
 
 TEXT = "John Smith works for Acme Corp. in New York. He was born in London in 1970. Mary met him in Paris."
 
@@ -52,7 +53,8 @@ def test_the_sentences_of_one_input_are_one_document(plain, context):
     [p] = context.predict(TEXT)
     sentences = [p.tokens[s:e] for s, e in p.sentences]
     assert len(sentences) == 3
-    expected = predict_documents(context.module, context.tokenizer, sentences, threshold=0.4, documents=[[0, 1, 2]])
+    expected = predict_documents(context.module, context.tokenizer, sentences,
+                                 PredictOptions(rel_filter_threshold=0.4), documents=[[0, 1, 2]])
     got = [[(e.start - s, e.end - s, e.type, e.score) for e in p.entities if s <= e.start < t]
            for s, t in p.sentences]
     assert got == [[(e.start, e.end, e.type, e.score) for e in d.entities] for d in expected]
@@ -74,7 +76,7 @@ def test_a_sentence_too_long_alone_is_windowed_without_context(plain, context):
     in_long = [(e.start, e.end, e.type, e.score) for e in p.entities if 4 <= e.start < 604]
     assert in_long == [(e.start, e.end, e.type, e.score) for e in q.entities if 4 <= e.start < 604]
     short = [record["tokens"][0:4], record["tokens"][604:607]]
-    expected = predict_documents(context.module, context.tokenizer, short, threshold=0.4,
+    expected = predict_documents(context.module, context.tokenizer, short, PredictOptions(rel_filter_threshold=0.4),
                                  encodings=[context_encodings(context.tokenizer, [short[0], long, short[1]],
                                                               [[0, 1, 2]], 8, 512)[k] for k in (0, 2)])
     assert [(e.start, e.end, e.type, e.score) for e in p.entities if e.start < 4] == \

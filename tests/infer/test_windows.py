@@ -13,6 +13,7 @@ from spert.model.encoding import Encoding, encode_words
 from spert.infer.runner import predict_documents
 from spert.model.spans import candidate_spans
 from spert.infer.windows import Window, best_window, plan_windows, predict_windowed, window_encoding
+from spert.infer.options import PredictOptions
 
 VOCAB = ("the a of John Smith Acme Corp works for in New York city was born London Paris met her there company "
          "river Washingtonian , . 1970").split()
@@ -92,8 +93,10 @@ def test_one_window_equals_the_evaluation_path(model):
     sents = [sentence(30, seed) for seed in range(4)]
     encs = [encode_words(model.tokenizer, s) for s in sents]
     thr = model.rel_filter_threshold
-    ours = predict_windowed(model.module, model.tokenizer, sents, encs, limit=512, threshold=thr, batch_size=1)
-    ref = predict_documents(model.module, model.tokenizer, sents, threshold=thr, batch_size=1)
+    ours = predict_windowed(model.module, model.tokenizer, sents, encs,
+                            PredictOptions(rel_filter_threshold=thr, batch_size=1), limit=512)
+    ref = predict_documents(model.module, model.tokenizer, sents,
+                            PredictOptions(rel_filter_threshold=thr, batch_size=1))
     assert sum(len(p.relations) for p in ref) > 0
     for p, r in zip(ours, ref):
         assert [(e.type, e.start, e.end) for e in p.entities] == [(e.type, e.start, e.end) for e in r.entities]
@@ -112,9 +115,10 @@ def test_windows_merge_exactly_what_each_window_predicts_alone(model):
                         model.module.settings.max_span_size)
     assert len(wins) >= 4
     thr = model.rel_filter_threshold
-    [merged] = predict_windowed(model.module, model.tokenizer, [words], [enc], limit=limit, threshold=thr, batch_size=1)
-    alone = predict_documents(model.module, model.tokenizer, [words[w.start:w.end] for w in wins], threshold=thr,
-                              batch_size=1)
+    [merged] = predict_windowed(model.module, model.tokenizer, [words], [enc],
+                                PredictOptions(rel_filter_threshold=thr, batch_size=1), limit=limit)
+    alone = predict_documents(model.module, model.tokenizer, [words[w.start:w.end] for w in wins],
+                              PredictOptions(rel_filter_threshold=thr, batch_size=1))
 
     spans = candidate_spans(len(words), model.module.settings.max_span_size)
     owner = best_window(wins, len(words), spans[:, 0], spans[:, 1])

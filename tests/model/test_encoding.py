@@ -7,6 +7,7 @@ import torch
 
 from spert.model.encoding import encode_words, load_tokenizer, resolve_encoder
 from spert.errors import EncoderError
+from spert.infer.options import PredictOptions
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,7 @@ def test_roberta_encoder_trains_a_step(tiny_roberta_dir):
     batch = collate([encode_words(tok, doc.tokens)], [training_sample(doc, schema, seeded_rng(0, 0, 0))],
                     tok.pad_token_id)
     model(batch).loss.backward()
-    assert len(predict_documents(model, tok, [doc.tokens], threshold=0.5)) == 1
+    assert len(predict_documents(model, tok, [doc.tokens], PredictOptions(rel_filter_threshold=0.5))) == 1
 
 
 def test_default_encoder_resolves_to_the_packaged_model():

@@ -15,6 +15,7 @@ from spert.model.encoding import encode_words_batch
 from spert.model.onnx import OnnxEncoder
 from spert.tools.bench.calibrate import calibrate_untrained_heads
 from spert.tools.bench.inference import encoder_batches
+from spert.infer.options import PredictOptions
 
 from paths import CONLL04
 
@@ -47,7 +48,7 @@ def test_onnx_predictions_equal_torch(tiny_model_dir, tiny_onnx_dirs, conll04_ty
     calibrate_untrained_heads(torch_model, encoder_batches(torch_model, encodings, 32, 0)[0], 0.4)
     heads = {k: v for k, v in torch_model.state_dict().items() if not k.startswith("encoder.")}
     onnx_model.load_state_dict(heads)
-    preds = {name: predict_documents(m, tok, tokens, batch_size=8, threshold=0.4)
+    preds = {name: predict_documents(m, tok, tokens, PredictOptions(batch_size=8, rel_filter_threshold=0.4))
              for name, m in (("torch", torch_model), ("onnx", onnx_model))}
     assert sum(len(p.entities) for p in preds["torch"]) > 0 and sum(len(p.relations) for p in preds["torch"]) > 0
     for a, b in zip(preds["torch"], preds["onnx"]):

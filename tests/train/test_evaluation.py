@@ -10,6 +10,7 @@ from spert.errors import SpertError
 from spert.eval.metrics import evaluate_predictions
 from spert.infer.runner import predict_documents
 from spert.model.checkpoint import load_model
+from spert.infer.options import PredictOptions
 from spert.train.evaluation import (evaluate_directory, model_dataset, predict_and_score, report_run,
                                     write_evaluation)
 
@@ -22,11 +23,12 @@ def gold_file(tmp_path):
 
 
 def test_evaluate_directory_writes_what_predicting_and_scoring_give(tmp_path, tiny_model_dir, gold_file):
-    result = evaluate_directory(tiny_model_dir, gold_file, tmp_path / "out", threshold=0.3, no_overlap=True)
+    result = evaluate_directory(tiny_model_dir, gold_file, tmp_path / "out",
+                                PredictOptions(rel_filter_threshold=0.3, no_overlap=True))
     model, tok, _ = load_model(tiny_model_dir)
     gold = read_documents(gold_file, model.schema)
     metrics, preds = evaluate_predictions(gold, predict_documents(model, tok, [d.tokens for d in gold],
-                                                                  threshold=0.3), no_overlap=True)
+                                                                  PredictOptions(rel_filter_threshold=0.3)), no_overlap=True)
     assert result.metrics == metrics and result.predictions == preds
     assert json.loads((tmp_path / "out" / "metrics.json").read_text()) == metrics.to_json()
     assert json.loads((tmp_path / "out" / "predictions.json").read_text()) == [p.to_json() for p in preds]
@@ -69,11 +71,14 @@ def test_evaluate_directory_reads_documents_for_a_context_model(tmp_path, tiny_m
     model.settings = model.settings.model_copy(update={"context_words": 30})
     save_model(model, tok, tmp_path / "context_model", inference)
 
-    result = evaluate_directory(tmp_path / "context_model", gold_file, tmp_path / "out", threshold=0.3)
+    result = evaluate_directory(tmp_path / "context_model", gold_file, tmp_path / "out",
+                                PredictOptions(rel_filter_threshold=0.3))
     model, tok, _ = load_model(tmp_path / "context_model")
     gold = read_documents(gold_file, model.schema)
     words = [d.tokens for d in gold]
-    with_context = predict_documents(model, tok, words, threshold=0.3, documents=document_sentences(gold))
-    alone = predict_documents(model, tok, words, threshold=0.3, documents=[[i] for i in range(len(gold))])
+    with_context = predict_documents(model, tok, words, PredictOptions(rel_filter_threshold=0.3),
+                                     documents=document_sentences(gold))
+    alone = predict_documents(model, tok, words, PredictOptions(rel_filter_threshold=0.3),
+                              documents=[[i] for i in range(len(gold))])
     assert result.predictions == with_context
     assert [[e.score for e in p.entities] for p in with_context] != [[e.score for e in p.entities] for p in alone]

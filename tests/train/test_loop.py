@@ -15,6 +15,7 @@ from spert.data.predictions import DocPrediction, ScoredEntity, ScoredRelation
 from spert.model.checkpoint import load_model
 from spert.train.config import load_config
 from spert.train.loop import train
+from spert.infer.options import PredictOptions
 
 
 def _cfg(tmp_path, encoder, **kw):
@@ -80,7 +81,7 @@ def test_overfit_save_reload_predictions_survive(tmp_path, tiny_encoder_dir):
 
     model, tok, inference = load_model(tmp_path / "run" / "model")
     docs = [d["tokens"] for d in json.loads((CONLL04 / "conll04_train.json").read_text())[:2]]
-    again = predict_documents(model, tok, docs, threshold=inference.rel_filter_threshold)
+    again = predict_documents(model, tok, docs, PredictOptions(rel_filter_threshold=inference.rel_filter_threshold))
     saved = json.loads((tmp_path / "run" / "predictions.json").read_text())
     assert [p.to_json() for p in again] == saved
 
@@ -244,13 +245,13 @@ def test_training_evaluation_scores_before_dropping(monkeypatch):
     pred = DocPrediction(tokens, [ScoredEntity(*e, 0.9) for e in ents], [ScoredRelation("Adverse-Effect", 2, 1, 0.8)])
     seen = {}
 
-    def fake_predict(model, tokenizer, docs, **kw):
-        seen.update(kw)
+    def fake_predict(model, tokenizer, docs, options, **kw):
+        seen["no_overlap"] = options.no_overlap
         return [pred]
 
     monkeypatch.setattr(evaluation, "predict_documents", fake_predict)
     cfg = TrainConfig(train_path="x", types_path="y", no_overlap=True)
-    metrics, preds = loop.evaluate_model(None, None, evaluation.Dataset("g", [gold], []), cfg, "cpu", False)
+    metrics, preds = loop.evaluate_model(None, None, evaluation.Dataset("g", [gold], []), cfg, False)
     assert not seen.get("no_overlap", False)
     assert metrics.rel_plus.micro.f1 == pytest.approx(100)
     assert len(preds[0].relations) == 1
@@ -370,7 +371,7 @@ def test_attention_context_trains_saves_and_reloads(tmp_path, tiny_encoder_dir):
     model, tok, inference = load_model(tmp_path / "run" / "model")
     assert model.settings.context_pooling == "attention"
     docs = [d["tokens"] for d in json.loads((CONLL04 / "conll04_train.json").read_text())[:4]]
-    again = predict_documents(model, tok, docs, threshold=inference.rel_filter_threshold)
+    again = predict_documents(model, tok, docs, PredictOptions(rel_filter_threshold=inference.rel_filter_threshold))
     assert [p.to_json() for p in again] == json.loads((tmp_path / "run" / "predictions.json").read_text())
 
 

@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from spert.cli.app import MODEL_DIR, VERBOSE, app, setup_logging
+from spert.infer.options import PredictOptions, default
 from spert.model.settings import ModelSettings, default_of
 
 bench_app = typer.Typer(help="Benchmark inference and training (spert bench --model DIR), or serving "
@@ -83,7 +84,7 @@ def bench_serve(model: Path = MODEL_DIR,
                 data: Path = typer.Option(Path("data/conll04/conll04_test.json"), "--data", "-d",
                                           help="SpERT JSON; each document's tokens joined by spaces are one request"),
                 clients: str = typer.Option("1,8,32", "--clients", help="concurrent clients per level, comma-separated"),
-                batch_size: int = typer.Option(8, "--batch-size", min=1,
+                batch_size: int = typer.Option(default(PredictOptions, "batch_size"), "--batch-size", min=1,
                                                help="sentences per forward pass, offline and served"),
                 limit: Optional[int] = typer.Option(None, "--limit", min=1, help="use only the first N sentences"),
                 rounds: int = typer.Option(1, "--rounds", min=1, help="send every sentence this many times per level"),

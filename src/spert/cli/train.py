@@ -55,14 +55,15 @@ def evaluate(model: Path = MODEL_DIR, backend: Optional[str] = BACKEND, precisio
     """Evaluate a model on gold data: NER, REL and REL+ tables; writes metrics and predictions."""
     from tqdm.auto import tqdm
 
+    from spert.infer.options import LoadOptions, PredictOptions
     from spert.runtime import set_cpu_threads
     from spert.train.evaluation import evaluate_directory
 
     setup_logging(verbose)
     set_cpu_threads()
-    result = evaluate_directory(model, data, output, types=types, backend=backend, batch_size=batch_size,
-                                threshold=threshold, no_overlap=no_overlap, precision=precision,  # type: ignore[arg-type]
-                                progress=None if quiet else (lambda total: tqdm(total=total, desc="predict",
-                                                                                unit="sent")))
+    options = PredictOptions.make(rel_filter_threshold=threshold, no_overlap=no_overlap, batch_size=batch_size)
+    result = evaluate_directory(model, data, output, options, load=LoadOptions.make(backend=backend, precision=precision),
+                                types=types, progress=None if quiet else (lambda total: tqdm(total=total, desc="predict",
+                                                                                             unit="sent")))
     typer.echo(result.metrics.format())
     typer.echo(f"wrote {output / 'metrics.json'} and {output / 'predictions.json'}")

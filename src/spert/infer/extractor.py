@@ -151,26 +151,24 @@ class SpERT:
         for i, (d, _, _) in enumerate(units):
             documents.setdefault(d, []).append(i)
         encodings = encode_sentences(self.module, self.tokenizer, words, list(documents.values()))
-        device = next(self.module.parameters()).device
         results: list[Any] = [None] * len(units)
-        kw = dict(threshold=self.settings.resolve(opts.rel_filter_threshold), no_overlap=opts.no_overlap,
-                  batch_size=opts.batch_size, device=device)
+        run = opts.with_(rel_filter_threshold=self.settings.resolve(opts.rel_filter_threshold))
 
         if opts.given_entities:
             local = [[(t, a - s, b - s) for t, a, b in docs[d].given if s <= a and b <= e]  # type: ignore[union-attr]
                      for d, s, e in units]
-            results = predict_windowed(self.module, self.tokenizer, words, encodings, limit=self.max_length,
-                                       given=local, **kw)
+            results = predict_windowed(self.module, self.tokenizer, words, encodings, run, limit=self.max_length,
+                                       given=local)
         else:
             short = [i for i, enc in enumerate(encodings) if len(enc.input_ids) <= self.max_length]
             long = [i for i, enc in enumerate(encodings) if len(enc.input_ids) > self.max_length]
             if short:
-                for i, p in zip(short, predict_documents(self.module, self.tokenizer, [words[i] for i in short],
-                                                         encodings=[encodings[i] for i in short], **kw)):
+                for i, p in zip(short, predict_documents(self.module, self.tokenizer, [words[i] for i in short], run,
+                                                         encodings=[encodings[i] for i in short])):
                     results[i] = p
             if long:
                 for i, p in zip(long, predict_windowed(self.module, self.tokenizer, [words[i] for i in long],
-                                                       [encodings[i] for i in long], limit=self.max_length, **kw)):
+                                                       [encodings[i] for i in long], run, limit=self.max_length)):
                     results[i] = p
 
         out: list[Prediction | None] = []

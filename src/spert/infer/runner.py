@@ -16,10 +16,10 @@ import logging
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import numpy as np
-import torch
 
 from spert.data.predictions import DocPrediction
 from spert.infer.decoding import decode
+from spert.infer.options import PredictOptions
 from spert.model.batch import collate
 from spert.model.context import sentence_encodings
 from spert.model.encoders import check_lengths, max_subwords, pad_id
@@ -48,18 +48,19 @@ def length_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int
         yield order[i:i + batch_size].tolist()
 
 
-def predict_documents(model: SpERTModel, tokenizer, docs: Sequence[Sequence[str]], *, threshold: float,
-                      batch_size: int = 8, no_overlap: bool = False, device: str | torch.device = "cpu",
-                      encodings: Sequence[Encoding] | None = None, path: Any = None,
-                      progress: Progress | None = None,
-                      documents: Sequence[Sequence[int]] | None = None) -> list[DocPrediction]:
-    """Predict entities and relations for word-tokenized documents, in input order.
+def predict_documents(model: SpERTModel, tokenizer, docs: Sequence[Sequence[str]], options: PredictOptions, *,
+                      encodings: Sequence[Encoding] | None = None, documents: Sequence[Sequence[int]] | None = None,
+                      path: Any = None, progress: Progress | None = None) -> list[DocPrediction]:
+    """Predict entities and relations for word-tokenized documents, in input order, on the model's device.
 
-    ``threshold`` is the relation threshold; a model directory's own is its
-    ``InferenceSettings.rel_filter_threshold``, which the caller passes on. ``documents``
+    ``options`` give the relation threshold (required here: a model directory's own is its
+    ``InferenceSettings.rel_filter_threshold``, which the caller resolves), the no-overlap rule and
+    the batch size. ``path`` names the data in the error for a document too long. ``documents``
     (indices of ``docs`` per document, in order: :func:`spert.data.grouping.document_sentences`)
     gives a model with document context its context; ignored when ``encodings`` are given.
     """
+    threshold = resolved_threshold(options)
+    device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     if encodings is None:
@@ -68,7 +69,7 @@ def predict_documents(model: SpERTModel, tokenizer, docs: Sequence[Sequence[str]
     pad = pad_id(tokenizer)
     out: list[DocPrediction | None] = [None] * len(docs)
     max_span = model.settings.max_span_size
-    batches = list(length_batches([len(e.input_ids) for e in encodings], batch_size))
+    batches = list(length_batches([len(e.input_ids) for e in encodings], options.batch_size))
     sample = functools.lru_cache(maxsize=None)(lambda n: inference_sample(n, max_span))  # read-only, shared
     bar = progress(total=len(docs)) if progress is not None else None
     try:
@@ -76,7 +77,8 @@ def predict_documents(model: SpERTModel, tokenizer, docs: Sequence[Sequence[str]
             encs = [encodings[i] for i in ids]
             batch = collate(encs, [sample(e.num_words) for e in encs], pad).to(device)
             raw = model.predict(batch)
-            for i, p in zip(ids, decode(raw, batch, model.schema, [docs[i] for i in ids], threshold, no_overlap)):
+            for i, p in zip(ids, decode(raw, batch, model.schema, [docs[i] for i in ids], threshold,
+                                        options.no_overlap)):
                 out[i] = p
             if bar is not None:
                 bar.update(len(ids))
@@ -85,6 +87,14 @@ def predict_documents(model: SpERTModel, tokenizer, docs: Sequence[Sequence[str]
             bar.close()
         model.train(was_training)
     return out  # type: ignore[return-value]
+
+
+def resolved_threshold(options: PredictOptions) -> float:
+    """The relation threshold of options whose caller has resolved it (None: the model's own, which
+    only the caller knows)."""
+    if options.rel_filter_threshold is None:
+        raise ValueError("the runner needs the relation threshold resolved: PredictOptions(rel_filter_threshold=...)")
+    return options.rel_filter_threshold
 
 
 def encode_sentences(model: SpERTModel, tokenizer, sentences: Sequence[Sequence[str]],

@@ -46,7 +46,8 @@ import torch
 from spert.data.predictions import DocPrediction, ScoredEntity, ScoredRelation, drop_overlapping
 from spert.errors import EncoderError
 from spert.infer.decoding import add_relation
-from spert.infer.runner import length_batches
+from spert.infer.options import PredictOptions
+from spert.infer.runner import length_batches, resolved_threshold
 from spert.model.batch import collate
 from spert.model.encoders import pad_id
 from spert.data.syntax import connect_roots
@@ -169,18 +170,19 @@ def _score(model: SpERTModel, jobs: list[_Job], pad: int, batch_size: int,
 
 
 def predict_windowed(model: SpERTModel, tokenizer, sentences: Sequence[Sequence[str]],
-                     encodings: Sequence[Encoding], *, limit: int, threshold: float,
-                     given: Sequence[Sequence[GivenEntity]] | None = None,
-                     no_overlap: bool = False, batch_size: int = 8,
-                     device: str | torch.device = "cpu") -> list[DocPrediction]:
-    """Entities and relations for sentences of any length, in input order.
+                     encodings: Sequence[Encoding], options: PredictOptions, *, limit: int,
+                     given: Sequence[Sequence[GivenEntity]] | None = None) -> list[DocPrediction]:
+    """Entities and relations for sentences of any length, in input order, on the model's device.
 
     ``limit`` is the encoder's maximum sequence length (start and end tokens included,
-    :func:`spert.model.encoders.max_subwords`); ``threshold`` the relation threshold.
+    :func:`spert.model.encoders.max_subwords`); ``options`` give the relation threshold (resolved:
+    :func:`spert.infer.runner.resolved_threshold`), the no-overlap rule and the batch size.
     With ``given`` (per sentence, (type, start, end) word spans), those are the entities,
     in the order given, with score NaN, and only relations are predicted; ``no_overlap``
     then does not apply (given entities are never dropped).
     """
+    threshold, batch_size, no_overlap = resolved_threshold(options), options.batch_size, options.no_overlap
+    device = next(model.parameters()).device
     budget = limit - 2
     if budget < 1:
         raise EncoderError(f"the encoder's maximum length {limit} leaves no room for words")

@@ -24,12 +24,13 @@ from spert.errors import SpertError
 from spert.eval.metrics import Metrics, evaluate_predictions
 from spert.eval.report import (REPORTED_SETTINGS, Report, RunDirectory, build_report, lowest_threshold,
                                saved_predictions)
+from spert.infer.options import LoadOptions, PredictOptions, default
 from spert.infer.runner import predict_documents
-from spert.model.checkpoint import Backend, load_model
+from spert.model.checkpoint import load_model
 from spert.model.context import sentence_encodings
 from spert.model.encoders import check_lengths, max_subwords
 from spert.model.encoding import Encoding
-from spert.model.network import Precision, SpERTModel
+from spert.model.network import SpERTModel
 from spert.train.config import TrainConfig, read_run_config
 
 log = logging.getLogger(__name__)
@@ -73,13 +74,13 @@ def model_dataset(model: SpERTModel, tokenizer, path: Path, max_docs: int | None
 
 
 def predict_and_score(model, tokenizer, gold: Dataset, *, threshold: float, no_overlap: bool,
-                      batch_size: int, device: Any = "cpu", progress: Progress | None = None) -> Evaluation:
+                      batch_size: int, progress: Progress | None = None) -> Evaluation:
     """Predict the gold documents' words and score the predictions against them. The model predicts
     without the no-overlap rule; scoring applies it as the reference does, then the output is cut
     (:func:`spert.eval.metrics.evaluate_predictions`)."""
-    preds = predict_documents(model, tokenizer, [d.tokens for d in gold.docs], threshold=threshold,
-                              batch_size=batch_size, device=device, encodings=gold.encodings, path=gold.path,
-                              progress=progress)
+    preds = predict_documents(model, tokenizer, [d.tokens for d in gold.docs],
+                              PredictOptions(rel_filter_threshold=threshold, batch_size=batch_size),
+                              encodings=gold.encodings, path=gold.path, progress=progress)
     return Evaluation(*evaluate_predictions(gold.docs, preds, no_overlap))
 
 
@@ -92,19 +93,19 @@ def write_evaluation(out_dir: Path, metrics: dict[str, Any], predictions: Iterab
     return paths
 
 
-def evaluate_directory(model_dir: Path, data: Path, output: Path, *, types: Path | None = None,
-                       backend: Backend | None = None, batch_size: int = 8, threshold: float | None = None,
-                       no_overlap: bool = False, progress: Progress | None = None,
-                       precision: Precision = "fp32") -> Evaluation:
+def evaluate_directory(model_dir: Path, data: Path, output: Path, options: PredictOptions | None = None, *,
+                       load: LoadOptions | None = None, types: Path | None = None,
+                       progress: Progress | None = None) -> Evaluation:
     """``spert evaluate``: a model directory on gold data (read with the model's types; ``types``, if
-    given, must be the same), at ``threshold`` or the model's own; writes the results to ``output``."""
-    net, tokenizer, inference = load_model(model_dir, backend=backend, precision=precision)
+    given, must be the same), at the options' threshold or the model's own; writes the results to ``output``."""
+    options, load = options or PredictOptions(), load or LoadOptions()
+    net, tokenizer, inference = load_model(model_dir, load.device, load.backend, load.precision)
     if types is not None and load_types(types).to_json() != net.schema.to_json():
         raise SpertError(f"{types}: these types differ from the model's ({model_dir}/spert.json); "
                          "evaluate with the types the model was trained on")
     gold = model_dataset(net, tokenizer, data)
-    result = predict_and_score(net, tokenizer, gold, threshold=inference.resolve(threshold), no_overlap=no_overlap,
-                               batch_size=batch_size, progress=progress)
+    result = predict_and_score(net, tokenizer, gold, threshold=inference.resolve(options.rel_filter_threshold),
+                               no_overlap=options.no_overlap, batch_size=options.batch_size, progress=progress)
     write_evaluation(output, result.metrics.to_json(), result.predictions)
     return result
 
@@ -124,7 +125,7 @@ def read_run(run_dir: Path, cfg: TrainConfig, *, data: Path | None = None,
 
 
 def report_run(run_dir: Path, *, data: Path | None = None, max_docs: int | None = None, examples: int = 5,
-               sweep: bool = True, batch_size: int = 8, device: str = "cpu",
+               sweep: bool = True, batch_size: int = default(PredictOptions, "batch_size"), device: str = "cpu",
                progress: Progress | None = None) -> Report:
     """``spert report``'s figures and tables for a ``spert train`` output directory: its model predicts
     the evaluation data once (see :mod:`spert.eval.report`); a run without a model is reported from
@@ -138,8 +139,9 @@ def report_run(run_dir: Path, *, data: Path | None = None, max_docs: int | None 
         gold = data_set.docs
         floor = lowest_threshold(threshold, sweep)
         log.info("predicting %d documents of %s (relation threshold %.2f)", len(gold), run.data, floor)
-        raw = predict_documents(model, tokenizer, [d.tokens for d in gold], threshold=floor, batch_size=batch_size,
-                                device=device, encodings=data_set.encodings, path=run.data, progress=progress)
+        raw = predict_documents(model, tokenizer, [d.tokens for d in gold],
+                                PredictOptions(rel_filter_threshold=floor, batch_size=batch_size),
+                                encodings=data_set.encodings, path=run.data, progress=progress)
     else:
         raw, sweep = saved_predictions(run), False
         schema, threshold = load_types(cfg.types_path), cfg.rel_filter_threshold

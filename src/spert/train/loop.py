@@ -51,10 +51,10 @@ from spert.train.sampling import seeded_rng, training_sample
 log = logging.getLogger(__name__)
 
 
-def evaluate_model(model, tokenizer, data: Dataset, cfg: TrainConfig, device, show_progress: bool) -> Evaluation:
+def evaluate_model(model, tokenizer, data: Dataset, cfg: TrainConfig, show_progress: bool) -> Evaluation:
     """The run's evaluation of its model on a data set, with the run's settings."""
     return predict_and_score(model, tokenizer, data, threshold=cfg.rel_filter_threshold, no_overlap=cfg.no_overlap,
-                             batch_size=cfg.eval_batch_size, device=device,
+                             batch_size=cfg.eval_batch_size,
                              progress=(lambda total: tqdm(total=total, desc="evaluate", unit="sent",
                                                           leave=False)) if show_progress else None)
 
@@ -409,7 +409,7 @@ def validate(run: Run, show_progress: bool) -> None:
     cfg, state = run.cfg, run.state
     if run.main:
         model = run.acc.unwrap_model(run.model)
-        metrics, _ = evaluate_model(model, run.tokenizer, run.valid_set, cfg, run.acc.device, show_progress)
+        metrics, _ = evaluate_model(model, run.tokenizer, run.valid_set, cfg, show_progress)
         _append_csv(run.out / "eval.csv", {"epoch": state.epoch, "ner_f1": metrics.ner.micro.f1,
                                            "rel_f1": metrics.rel.micro.f1, "rel_plus_f1": metrics.rel_plus.micro.f1})
         log.info("epoch %d validation: NER F1 %.2f, REL+ F1 %.2f", state.epoch, metrics.ner.micro.f1,
@@ -440,7 +440,7 @@ def finish(run: Run, train_seconds: float, show_progress: bool) -> TrainResult:
         save_model(final, run.tokenizer, out / "model", cfg.inference_settings())
         eval_set = run.test_set or run.valid_set
         if eval_set is not None:
-            metrics, preds = evaluate_model(final, run.tokenizer, eval_set, cfg, acc.device, show_progress)
+            metrics, preds = evaluate_model(final, run.tokenizer, eval_set, cfg, show_progress)
             result.metrics, result.data = metrics, eval_set.path
             result.split = "test" if run.test_set is not None else "valid"
             write_evaluation(out, result.to_json(), preds)

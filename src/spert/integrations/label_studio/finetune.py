@@ -45,6 +45,7 @@ from spert.model.checkpoint import load_model, read_meta
 from spert.model.encoders import max_subwords
 from spert.model.encoding import subword_counter
 from spert.train.config import load_config, read_config_file
+from spert.infer.options import PredictOptions
 from spert.train.evaluation import evaluate_directory
 from spert.train.loop import train
 
@@ -80,7 +81,8 @@ def run_job(job_dir: Path) -> FinetuneResult:
     current = None
     if same_types:
         current = evaluate_directory(Path(job.start_model), data / "held_out.json", job_dir / "current_eval",
-                                     types=data / "types.json", batch_size=cfg.eval_batch_size).metrics.to_json()
+                                     PredictOptions(batch_size=cfg.eval_batch_size),
+                                     types=data / "types.json").metrics.to_json()
     out = FinetuneResult(candidate_dir=str(job_dir / "run" / "model"), candidate=result.metrics.to_json(),
                          current=current, same_types=same_types, has_relations=bool(types["relations"]),
                          epochs=cfg.epochs, seconds=round(time.perf_counter() - t0, 2), counts=counts)

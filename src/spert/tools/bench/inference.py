@@ -23,6 +23,7 @@ from spert.model.spans import inference_sample
 from spert.tools.bench.backends import Backend
 from spert.tools.bench.settings import BenchSettings
 from spert.tools.bench.timing import Rate, median_ratio, timed
+from spert.infer.options import PredictOptions
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,8 @@ def bench_inference(backends: Sequence[Backend], tokenizer, docs: Sequence[Docum
 
     def predict(m: SpERTModel, subset: Sequence[int] | None = None) -> list[DocPrediction]:
         ids = range(n) if subset is None else subset
-        return predict_documents(m, tokenizer, [tokens[i] for i in ids], batch_size=batch_size, threshold=threshold,
+        return predict_documents(m, tokenizer, [tokens[i] for i in ids],
+                                 PredictOptions(batch_size=batch_size, rel_filter_threshold=threshold),
                                  encodings=[encodings[i] for i in ids])
 
     # warm-up: the longest batches (the first ones), so that buffers reach their working size

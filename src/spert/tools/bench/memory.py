@@ -24,6 +24,7 @@ from spert.model.checkpoint import load_model, save_model
 from spert.model.encoding import encode_words_batch
 from spert.model.network import SpERTModel
 from spert.tools.bench.timing import timed
+from spert.infer.options import PredictOptions
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,8 @@ def child() -> None:
     words = spec["words"]
 
     def once(w: list[str]) -> tuple[float, DocPrediction]:
-        t, preds = timed(lambda: predict_documents(model, tokenizer, [w], batch_size=1, threshold=spec["threshold"]))
+        t, preds = timed(lambda: predict_documents(model, tokenizer, [w],
+                                                   PredictOptions(batch_size=1, rel_filter_threshold=spec["threshold"])))
         return t, preds[0]
 
     with model.using(pooling_impl=spec["impl"]):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spert.errors import SpertError
+from spert.infer.options import PredictOptions, default
 
 DEFAULT_DATA = Path("data/conll04/conll04_test.json")
 BACKENDS = ("torch", "torch-int8", "onnx", "onnx-int8")
@@ -50,7 +51,7 @@ class LoadTestSettings:
     model: Path  # a spert model directory
     data: Path = DEFAULT_DATA  # SpERT JSON; each document's tokens joined by spaces are one request
     clients: tuple[int, ...] = (1, 8, 32)  # concurrent clients, one level each
-    batch_size: int = 8  # sentences per forward pass, offline and served
+    batch_size: int = default(PredictOptions, "batch_size")  # sentences per forward pass, offline and served
     limit: int | None = None  # only the first N sentences
     rounds: int = 1  # every sentence sent this many times per level
     threads: int | None = None  # PyTorch threads offline and in the server (default: every core)
