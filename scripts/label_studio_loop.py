@@ -2,7 +2,7 @@
 
 Usage (project root):
     .venv/bin/python scripts/label_studio_loop.py MODEL_DIR [--rounds 3] [--per-round 100] [--epochs 2]
-        [--latency-tasks 100] [--test-limit N] [--out /tmp/ls_loop]
+        [--latency-tasks 100] [--test-limit N] [--beside] [--out /tmp/ls_loop]
 
 No Label Studio server is needed: the backend (``spert serve --label-studio``'s app, in this
 process through ASGI) trains from the fake Label Studio of ``tests/label_studio_fixtures.py``,
@@ -17,7 +17,11 @@ sends (that module's ``predict_body``).
    and sends ``START_TRAINING``; the round's wall time, its held-out scores and whether its model
    was accepted are recorded, and the serving model is scored on CoNLL04 test (NER and REL+
    micro F1, as ``spert evaluate``; ``--test-limit`` for the first N sentences only).
-3. ``OUT/loop.json`` holds every figure, ``OUT/learning_curve.png`` the curve.
+3. ``--beside``: for each round's k x ``--per-round`` sentences, a plain ``spert train`` (the
+   default encoder, ``configs/conll04.yaml``'s settings, ``--epochs``) on the same first sentences
+   of CoNLL04 train, scored the same way: what full training on that data reaches, beside the loop
+   (whose rounds train on 80 % of the tasks and start from the serving model).
+4. ``OUT/loop.json`` holds every figure, ``OUT/learning_curve.png`` the curve.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -73,11 +78,22 @@ def wait_for_round(client: TestClient, timeout: float) -> dict:
 
 
 def test_scores(model_dir: Path, test: Path, out: Path) -> dict[str, float]:
-    metrics = evaluate_directory(model_dir, test, out, batch_size=8).metrics.to_json()
+    metrics = evaluate_directory(model_dir, test, out).metrics.to_json()
     return {"ner_f1": metrics["ner"]["micro"]["f1"], "rel_plus_f1": metrics["rel_plus"]["micro"]["f1"]}
 
 
-def plot(rounds: list[dict], path: Path) -> None:
+def plain_training(n: int, epochs: int, test: Path, out: Path) -> dict:
+    """A plain ``spert train`` on the first ``n`` CoNLL04 train sentences, scored on ``test``."""
+    run = out / f"plain_{n}"
+    t0 = time.monotonic()
+    subprocess.run([sys.executable, "-m", "spert", "train", "-c", str(ROOT / "configs" / "conll04.yaml"),
+                    "--train_path", str(CONLL04 / "conll04_train.json"), "--max_train_docs", str(n),
+                    "--epochs", str(epochs), "--output_dir", str(run), "--quiet"], check=True, cwd=ROOT)
+    return {"annotated_tasks": n, "wall_s": round(time.monotonic() - t0, 1),
+            "test": test_scores(run / "model", test, out / f"eval_plain_{n}")}
+
+
+def plot(rounds: list[dict], path: Path, beside: list[dict] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -87,6 +103,12 @@ def plot(rounds: list[dict], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.plot(x, [r["test"]["ner_f1"] for r in rounds], "o-", label="NER micro F1")
     ax.plot(x, [r["test"]["rel_plus_f1"] for r in rounds], "s-", label="REL+ micro F1")
+    if beside:
+        bx = [r["annotated_tasks"] for r in beside]
+        ax.plot(bx, [r["test"]["ner_f1"] for r in beside], "o--", color="C0", alpha=0.6,
+                label="NER, plain training on the same sentences")
+        ax.plot(bx, [r["test"]["rel_plus_f1"] for r in beside], "s--", color="C1", alpha=0.6,
+                label="REL+, plain training on the same sentences")
     ax.set_xlabel("annotated tasks (CoNLL04 train, gold)")
     ax.set_ylabel("F1 on CoNLL04 test (%)")
     ax.set_xticks(x)
@@ -102,9 +124,10 @@ def main() -> None:
     ap.add_argument("model", type=Path)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--per-round", type=int, default=100)
-    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=20, help="epochs a round trains (the config's own: 20)")
     ap.add_argument("--latency-tasks", type=int, default=100)
     ap.add_argument("--test-limit", type=int, default=None, help="score on the first N test sentences only")
+    ap.add_argument("--beside", action="store_true", help="plain training on the same sentences too")
     ap.add_argument("--out", type=Path, default=Path("/tmp/ls_loop"))
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -138,8 +161,14 @@ def main() -> None:
                    "error": status.get("error"), "test": test_scores(model_dir, test, args.out / f"eval_round{k}")}
             figures["rounds"].append(row)
             print(json.dumps(row), flush=True)
+    if args.beside:
+        figures["plain"] = []
+        for k in range(1, args.rounds + 1):
+            figures["plain"].append(plain_training(k * args.per_round, args.epochs, test, args.out))
+            print(json.dumps(figures["plain"][-1]), flush=True)
     (args.out / "loop.json").write_text(json.dumps(figures, indent=2))
-    plot([{"annotated_tasks": 0, "test": figures["start"]}] + figures["rounds"], args.out / "learning_curve.png")
+    plot([{"annotated_tasks": 0, "test": figures["start"]}] + figures["rounds"], args.out / "learning_curve.png",
+         figures.get("plain"))
     print(f"wrote {args.out / 'loop.json'} and {args.out / 'learning_curve.png'}")
 
 
