@@ -1,8 +1,11 @@
-"""Every user-facing error in one place.
+"""The kinds of user-facing error every layer raises: :class:`SpertError` and its subclasses.
 
-A :class:`SpertError` carries a one-line message meant for the person who ran the
-command; the CLI prints it without a traceback and exits non-zero. Data errors name
-the file, the document and the field so the user can go straight to the problem.
+Messages are written where the problem is found; a subsystem may add a subclass of its own beside
+its code (the Label Studio backend's ``UnknownProject``, ``UnknownVersion``, ``LabelConfigError``),
+so catching :class:`SpertError` catches them all. A :class:`SpertError` carries a one-line
+message meant for the person who ran the command; the CLI prints it without a traceback and
+exits with status 2. Data errors name the file, the document and the field so the user can go
+straight to the problem.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""Inference: the scored results of a prediction (``results``, torch-free), decoding a model's
-outputs into them (``decoding``: the symmetric and no-overlap rules, torch-free), running a
+"""Inference: the typed options of a prediction and of loading a model (``options``: one frozen
+``PredictOptions`` and ``LoadOptions``, every default written there once), decoding a model's
+outputs into scored results (``decoding``: the symmetric rule, torch-free; the result records
+themselves are :mod:`spert.data.predictions`, below ``eval`` and ``infer`` alike), running a
 model over documents in length-sorted batches (``runner``), windows for sentences longer than
 the encoder takes (``windows``), the Python API facade (:class:`spert.infer.extractor.SpERT`),
 and streaming prediction over files (``stream``, writing SpERT JSON or an annotation tool's

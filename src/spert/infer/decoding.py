@@ -1,14 +1,14 @@
-"""Decoding a model's outputs into scored entities and relations (:mod:`spert.infer.results`).
+"""Decoding a model's outputs into scored entities and relations (:mod:`spert.data.predictions`).
 
 Decoding follows the reference implementation: a span is an entity when its argmax class is
 not "no entity" (score: that class's probability); a pair gets every relation type whose
 probability is >= the relation threshold; for a symmetric type the earlier-starting entity
 becomes the head and the duplicate that results is dropped (:func:`add_relation`, which the
-windows of long sentences share). :func:`drop_overlapping` is the ADE setting on a
-prediction (``--no-overlap``).
+windows of long sentences share). The ADE setting on a prediction (``--no-overlap``),
+:func:`~spert.data.predictions.drop_overlapping`, lives with the records, so scoring
+(``spert.eval``) applies it without importing this module.
 
-Torch-free at import: the model's outputs arrive as tensors and are read as NumPy arrays, so
-scoring (``spert.eval``) can apply :func:`drop_overlapping` without loading torch. Running a
+Torch-free at import: the model's outputs arrive as tensors and are read as NumPy arrays. Running a
 model over documents is :mod:`spert.infer.runner`.
 """
 

@@ -3,7 +3,10 @@
 Shape letters, used in every comment below:
   B documents in the batch, T subwords per document (padded), N words (global
   over the batch), S spans, P span pairs, H encoder hidden size, D width-embedding
-  size, C entity classes (types + "no entity"), R relation types.
+  size, C entity classes (types + "no entity"), R relation types; at inference E the
+  spans the entity classifier kept (E <= S) and P the pairs built from them. Local to one
+  helper: L the non-padding subwords of a packed batch, G groups (documents) and P' the
+  ordered pairs of all groups before the self-pairs are dropped.
 
 One ``forward`` serves training and evaluation: it encodes, pools and classifies
 the batch's spans and pairs. At inference :meth:`SpERTModel.predict` builds the pairs

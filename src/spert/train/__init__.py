@@ -2,6 +2,8 @@
 correction) and schedule (``optim``), typed training settings read from YAML and the command
 line (``config``), the training loop (``loop``; Accelerate: CPU, GPU, mixed precision, data
 parallel) and the last checkpoint a run resumes from (``resume``), a model evaluated on gold
-data (``evaluation``), and experiments of several runs (``experiments``: seeds,
-cross-validation, ablations) with their typed summaries (``summary``). Uses ``infer`` and
-``eval`` for validation; depends on nothing above it."""
+data (``evaluation``), experiments of several runs (``experiments``: seeds,
+cross-validation, ablations) with their typed summaries (``summary``), the model card every
+trained model directory gets (``model_card``) and the losses toward a teacher's outputs
+(``distillation``). Uses ``infer`` and ``eval`` for validation; depends on nothing above it
+(Label Studio's fine-tuning rounds are :mod:`spert.integrations.label_studio`)."""
