@@ -406,3 +406,31 @@ def test_bf16_mixed_precision_training_runs_the_encoder_in_bf16_and_keeps_fp32_w
     assert all(torch.isfinite(w).all() for w in weights.values())
     model, _, _ = load_model(tmp_path / "run" / "model")
     assert next(model.parameters()).dtype == torch.float32
+
+
+def test_a_tokenizer_whose_pad_id_is_not_the_embeddings_padding_idx_trains(tmp_path):
+    """MPNet fixes its embedding's padding_idx to 1 whatever the tokenizer says; a tokenizer with <pad> at 0
+    pads batches with 0, which must be a trained row of the compact embedding (it was not: a traceback,
+    "a token outside the training vocabulary reached the trained embedding")."""
+    import dataclasses
+
+    import family_fixtures
+    from family_fixtures import FAMILIES, build_encoder, short_documents, write_documents
+
+    family = dataclasses.replace(FAMILIES["mpnet"], specials=("<pad>", "<s>", "</s>", "[UNK]", "<mask>"))
+    saved = FAMILIES["mpnet"]
+    FAMILIES["mpnet"] = family
+    try:
+        encoder = build_encoder("mpnet", tmp_path / "enc")
+    finally:
+        FAMILIES["mpnet"] = saved
+    from spert.model.encoding import load_tokenizer
+
+    tok = load_tokenizer(str(encoder))
+    assert tok.pad_token_id == 0  # not MPNet's padding_idx 1: the case under test
+    assert family_fixtures.FAMILIES["mpnet"] is saved
+    docs = write_documents(tmp_path / "train.json", short_documents("train", 6))
+    cfg = _cfg(tmp_path, encoder, train_path=str(docs), valid_path=None, test_path=None, epochs=1,
+               compact_embeddings=True)
+    train(cfg, show_progress=False)
+    assert (tmp_path / "run" / "model" / "model.safetensors").exists()

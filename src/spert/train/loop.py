@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import json
 import logging
 import signal
@@ -233,7 +234,7 @@ def set_up(cfg: TrainConfig, resume: bool) -> Run:
     valid_set, test_set = (load_dataset(path, schema, tokenizer, limit, cfg.max_eval_docs, cfg.context_words,
                                         cfg.syntax_model)
                            if path else None for path in (cfg.valid_path, cfg.test_path))
-    compact = compact_embedding(cfg, model, train_set)
+    compact = compact_embedding(cfg, model, train_set, pad_id(tokenizer))
     group = acc.num_processes * cfg.grad_accumulation
     updates_per_epoch = count_updates(cfg, len(train_set.docs), acc.num_processes)
     total_updates = updates_per_epoch * cfg.epochs
@@ -277,12 +278,15 @@ def build_start_model(cfg: TrainConfig, schema: TypeSchema, resume: bool) -> tup
     return model, tokenizer
 
 
-def compact_embedding(cfg: TrainConfig, model: SpERTModel, train_set: Dataset) -> TrainVocabEmbedding | None:
+def compact_embedding(cfg: TrainConfig, model: SpERTModel, train_set: Dataset, pad: int) -> TrainVocabEmbedding | None:
     """With ``compact_embeddings`` (and a trained encoder), the word embedding restricted to the rows of
-    the training data's vocabulary; None otherwise."""
+    the training data's vocabulary and the id batches are padded with (``pad``: the tokenizer's, which
+    need not be the embedding's ``padding_idx``; MPNet fixes that to 1 whatever the tokenizer says);
+    None otherwise."""
     if not cfg.compact_embeddings or cfg.freeze_encoder:
         return None
-    return restrict_to_training_vocabulary(model.encoder, (t for e in train_set.encodings for t in e.input_ids))
+    ids = itertools.chain((t for e in train_set.encodings for t in e.input_ids), (pad,))
+    return restrict_to_training_vocabulary(model.encoder, ids)
 
 
 def count_updates(cfg: TrainConfig, n_docs: int, processes: int) -> int:
