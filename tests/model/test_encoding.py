@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from spert.model.encoding import encode_words, load_tokenizer, resolve_encoder
+from spert.model.encoding import encode_words, load_tokenizer, looks_like_path, resolve_encoder
 from spert.errors import EncoderError
 from spert.infer.options import PredictOptions
 
@@ -79,3 +79,22 @@ def test_default_encoder_resolves_to_the_packaged_model():
 def test_missing_encoder_is_a_clear_error(tmp_path):
     with pytest.raises(EncoderError, match="cannot load the tokenizer of encoder"):
         load_tokenizer(str(tmp_path / "nowhere"))
+
+
+@pytest.mark.parametrize("name, kind", [("/a/path/that/does/not/exist", "path"), ("./nowhere/enc", "path"),
+                                        ("~/no/such/encoder", "path"), ("runs/x/", "path"), ("a/b/c", "path"),
+                                        ("bert-base-cased", "hub"), ("sentence-transformers/all-mpnet-base-v2", "hub")])
+def test_what_is_plainly_a_path(name, kind):
+    assert looks_like_path(name) == (kind == "path")
+
+
+def test_an_encoder_path_that_is_not_there_says_no_such_directory(tmp_path, tiny_encoder_dir):
+    """Issue 26: transformers answers a missing directory with "Repo id must be in the form ..."."""
+    with pytest.raises(EncoderError, match=r"encoder '/a/path/that/does/not/exist': no such directory$"):
+        resolve_encoder("/a/path/that/does/not/exist")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(EncoderError, match="not a directory"):
+        resolve_encoder(str(tmp_path / "file"))
+    with pytest.raises(EncoderError, match="no config.json in this directory"):
+        resolve_encoder(str(tmp_path))
+    assert resolve_encoder(str(tiny_encoder_dir)) == str(tiny_encoder_dir)

