@@ -109,7 +109,9 @@ def serve(model: Path = MODEL_DIR, host: str = _serve("host", "--host"), port: i
         max_chars=max_chars, max_texts=max_texts, max_entities=max_entities, timeout_s=timeout,
         api_key=api_key or None, cors_origins=cors_origin or [], access_log=access_log, label_studio=ls_settings)
     if label_studio:
-        from spert.integrations.label_studio.mount import APP_FACTORY as factory
+        from spert.integrations.label_studio.mount import APP_FACTORY as factory, check_ready
+
+        check_ready(settings)
     else:
         from spert.serve.server import APP_FACTORY as factory
     run(settings, factory, verbose)

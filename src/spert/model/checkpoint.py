@@ -24,11 +24,12 @@ from typing import Any, NamedTuple
 
 import torch
 from pydantic import ValidationError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, PreTrainedTokenizerFast
 
 from spert.atomic import atomic_directory
-from spert.errors import CheckpointError
+from spert.errors import CheckpointError, EncoderError
 from spert.model.encoding import load_tokenizer
 from spert.model.dependency import check_parser, parser_version
 from spert.model.network import SpERTModel, encoder_from_config, load_encoder
@@ -167,10 +168,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", backend: Ba
         raise CheckpointError(f"{path}: holds a {held} model, not {backend}; {hint}")
     if meta.settings.syntax_model is not None:  # before any weights load
         check_parser(meta.settings.syntax_model, meta.syntax_version, path)
-    try:
-        config = AutoConfig.from_pretrained(path)
-    except (KeyError, ValueError, OSError) as e:
-        raise CheckpointError(f"{path}: cannot rebuild the model: {str(e).splitlines()[0]}") from None
+    config = read_encoder_config(path)
     if meta.onnx is None:
         encoder = encoder_from_config(config)
     else:
@@ -179,7 +177,27 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", backend: Ba
     load_weights(model, path)
     model.to(device).eval()
     model.precision = precision
-    return LoadedModel(model, load_tokenizer(str(path)), meta.inference)
+    try:
+        tokenizer = load_tokenizer(str(path))
+    except EncoderError as e:
+        raise CheckpointError(f"{path / 'tokenizer.json'}: {e}") from None
+    return LoadedModel(model, tokenizer, meta.inference)
+
+
+def read_encoder_config(path: Path) -> Any:
+    """A model directory's encoder configuration (``config.json``); an error names the file and what
+    is wrong with it, and a directory without its tokenizer is refused here too, before any weights
+    load (transformers would otherwise look for one elsewhere)."""
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise CheckpointError(f"{config_file}: missing (the encoder's configuration, written with the model)")
+    if not (path / "tokenizer.json").is_file():
+        raise CheckpointError(f"{path / 'tokenizer.json'}: missing (the encoder's fast tokenizer, written with the "
+                              f"model); copy the whole model directory")
+    try:
+        return AutoConfig.from_pretrained(path)
+    except (KeyError, ValueError, OSError) as e:
+        raise CheckpointError(f"{config_file}: cannot rebuild the encoder from it: {str(e).splitlines()[0]}") from None
 
 
 def _settings_problem(e: ValidationError) -> str:
@@ -197,7 +215,11 @@ def load_weights(model: SpERTModel, path: Path) -> None:
     weights = path / WEIGHTS
     if not weights.exists():
         raise CheckpointError(f"{path}: missing {WEIGHTS}")
-    state = load_file(str(weights))
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError) as e:  # truncated, garbage, empty: the header cannot be read
+        raise CheckpointError(f"{weights}: not a readable safetensors file ({str(e).splitlines()[0]}); it is damaged "
+                              f"or was not written completely, so copy or train the model again") from None
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as e:  # a tensor of another shape: the first line names it
@@ -230,7 +252,7 @@ def _check_start_model(path: Path, schema: TypeSchema, encoder_config: Any) -> N
     if theirs != schema.to_json():
         raise CheckpointError(f"{path}: its types ({_types(theirs)}) are not the types file's "
                               f"({_types(schema.to_json())}); a run starts from a model of the same types")
-    config = AutoConfig.from_pretrained(path).to_dict()
+    config = read_encoder_config(path).to_dict()
     ours = encoder_config.to_dict()
     differ = [f"{k} {config.get(k)!r} against {ours.get(k)!r}" for k in _SAME_ENCODER if config.get(k) != ours.get(k)]
     if differ:

@@ -131,11 +131,15 @@ def app_from_environment() -> FastAPI:
 
 def run(settings: ServeSettings, app_factory: str = APP_FACTORY, verbose: bool = False) -> None:
     """Serve until stopped (Ctrl+C, SIGTERM: requests in flight finish first), with uvicorn's workers
-    building the application from ``app_factory``. A missing or foreign model directory stops here with
-    one line, not in every worker (two ways of splitting text are refused when the LoadOptions are made)."""
+    building the application from ``app_factory``. A missing, foreign or damaged model directory stops
+    here with one line naming the file, not with a traceback in every worker's startup: the model is
+    loaded once here, then let go (two ways of splitting text are refused when the LoadOptions are made)."""
+    import gc
+
     import uvicorn
 
-    read_meta(settings.model)
+    SpERT.load(settings.model, settings.load_options)  # raises CheckpointError and the like; then freed
+    gc.collect()
     os.environ[SETTINGS_ENV] = settings.to_environment()  # uvicorn's workers build the app from it
     uvicorn.run(app_factory, factory=True, host=settings.host, port=settings.port, workers=settings.workers,
                 access_log=settings.access_log, timeout_graceful_shutdown=int(settings.timeout_s) + 5,

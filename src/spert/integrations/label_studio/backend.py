@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from spert.data.records import Input, Prediction, parse_input
-from spert.errors import DataError
+from spert.errors import DataError, SpertError
 from spert.infer.extractor import SpERT
 from spert.integrations.label_studio.bodies import PredictBody, WebhookBody
 from spert.integrations.label_studio.jobs import FinetuneJob
@@ -87,7 +87,10 @@ class LabelStudioBackend:
         if not (self.settings.url and self.settings.api_key):
             raise ClientError(503, "not_configured", "training needs Label Studio's URL and access token: "
                                                      f"--label-studio-url and ${LABEL_STUDIO_API_KEY_ENV}")
-        return SdkSource(self.settings.url, self.settings.api_key)
+        try:
+            return SdkSource(self.settings.url, self.settings.api_key)
+        except SpertError as e:  # the SDK is missing: a set-up that cannot train, said as such (never a 500)
+            raise ClientError(503, "not_configured", str(e)) from None
 
     def _job(self, export: Path, text_key: str, start_model: Path) -> FinetuneJob:
         s = self.settings

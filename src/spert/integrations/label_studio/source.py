@@ -25,6 +25,17 @@ class ExportSource(Protocol):
         """The project's annotated tasks in Label Studio's JSON export format."""
 
 
+SDK_MISSING = "training from Label Studio needs label-studio-sdk: pip install 'spert[label-studio]'"
+
+
+def check_sdk() -> None:
+    """Refuse a training set-up without ``label-studio-sdk`` (one line), before the server starts."""
+    import importlib.util
+
+    if importlib.util.find_spec("label_studio_sdk") is None:
+        raise SpertError(SDK_MISSING)
+
+
 class SdkSource:
     """Label Studio through ``label-studio-sdk`` (the ``spert[label-studio]`` extra)."""
 
@@ -32,8 +43,7 @@ class SdkSource:
         try:
             from label_studio_sdk import LabelStudio
         except ImportError:
-            raise SpertError("training from Label Studio needs label-studio-sdk: "
-                             "pip install 'spert[label-studio]'") from None
+            raise SpertError(SDK_MISSING) from None
         self.client = LabelStudio(base_url=url, api_key=api_key)
 
     def check_project(self, project_id: int) -> None:
