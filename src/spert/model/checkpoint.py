@@ -226,8 +226,9 @@ def load_weights(model: SpERTModel, path: Path) -> None:
         detail = next((line.strip() for line in str(e).splitlines() if "size mismatch" in line), str(e))
         raise CheckpointError(f"{weights}: weights do not fit the model ({detail})") from None
     if missing or unexpected:
-        raise CheckpointError(f"{weights}: weights do not fit the model (missing: {missing[:3]}, "
-                              f"unexpected: {unexpected[:3]})")
+        kind = getattr(getattr(model.encoder, "config", None), "model_type", "?")
+        raise CheckpointError(f"{weights}: weights do not fit the model that config.json describes (a {kind} "
+                              f"encoder; missing: {missing[:3]}, unexpected: {unexpected[:3]})")
 
 
 # what an encoder's config must share with the one a run starts from (the weights' shapes and the ids' meaning)
