@@ -1,22 +1,42 @@
 """Atomic writes: a file or a directory appears complete or not at all.
 
 The names of the hidden temporaries and of the old copy that a write keeps beside its target
-belong to this module; other code clears what an interrupted write left with ``remove_old_copy``.
+belong to this module; other code clears what an interrupted write left with ``remove_old_copy``
+(the old copy of one directory) or ``remove_temporaries`` (every temporary in a directory).
 """
 
 from __future__ import annotations
 
+import glob
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Protocol, TypeVar
+from typing import Iterable, Iterator, Protocol, TypeVar
 
 
 def _old_copy(path: Path) -> Path:
     """Where ``atomic_directory`` moves the previous copy of ``path`` while it swaps in the new one."""
     return path.with_name(f".{path.name}.old")
+
+
+class WriteError(OSError):
+    """A write that failed; what its path held before is untouched (the write went to a temporary)."""
+
+
+def write_error(e: BaseException, path: str | Path) -> WriteError | None:
+    """The failure of a write to ``path`` as an ``OSError`` naming it (a full disk, a quota, a read-only
+    file system), also where a library reported the system's error only in its text (safetensors:
+    "... (os error 28)"); None for anything else."""
+    code = e.errno if isinstance(e, OSError) else None
+    if code is None:
+        found = re.search(r"os error (\d+)", str(e))
+        code = int(found.group(1)) if found else None
+    if code is None:
+        return None
+    return WriteError(code, os.strerror(code), str(path))
 
 
 def _umask() -> int:
@@ -29,7 +49,8 @@ class AtomicFile:
     """A text file written under a temporary name beside ``path``.
 
     ``commit()`` syncs it and renames it into place; ``abort()`` removes it. Until
-    then, whatever ``path`` held before is untouched.
+    then, whatever ``path`` held before is untouched. A commit also deletes the temporaries of
+    ``path`` that writers killed before this one started left behind (last written before then).
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -37,6 +58,7 @@ class AtomicFile:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         self.tmp = Path(tmp)
+        self.started = os.stat(tmp).st_mtime
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
         self.fh = os.fdopen(fd, "w", encoding="utf-8")
 
@@ -45,14 +67,24 @@ class AtomicFile:
         os.fsync(self.fh.fileno())
         self.fh.close()
         os.replace(self.tmp, self.path)
+        for stale in self.path.parent.glob(f".{glob.escape(self.path.name)}.*.tmp"):
+            try:
+                if stale.is_file() and stale.stat().st_mtime < self.started:
+                    stale.unlink()
+            except OSError:  # gone meanwhile, or not ours to delete: leave it
+                pass
 
     def abort(self) -> None:
-        self.fh.close()
+        try:
+            self.fh.close()  # flushes what is buffered: on a full disk that fails too
+        except OSError:
+            pass
         self.tmp.unlink(missing_ok=True)
 
 
 class Committable(Protocol):
-    """An output that appears only when committed (:class:`AtomicFile`, the record and pre-annotation writers)."""
+    """An output that appears only when committed (:class:`AtomicFile`, the record and pre-annotation
+    writers); its ``path`` (None: standard output), if it has one, names it when a write fails."""
 
     def commit(self) -> None: ...
 
@@ -69,8 +101,11 @@ def committed(output: W) -> Iterator[W]:
     try:
         yield output
         output.commit()
-    except BaseException:
+    except BaseException as e:
         output.abort()
+        failed = write_error(e, getattr(output, "path", "")) if getattr(output, "path", None) else None
+        if failed is not None:
+            raise failed from e
         raise
 
 
@@ -92,8 +127,11 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 directories
     try:
         yield tmp
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        failed = write_error(e, path)
+        if failed is not None:  # a full disk: say where, the previous copy is untouched
+            raise failed from e
         raise
     old = _old_copy(path)
     if old.exists():
@@ -102,6 +140,28 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
         os.replace(path, old)
     os.replace(tmp, path)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_directory(path: str | Path) -> bool:
+    """Put back the previous copy of the directory ``path`` where an ``atomic_directory`` write was
+    killed mid-swap (``path`` moved aside, the new copy not yet in place); whether ``path`` exists."""
+    path = Path(path)
+    old = _old_copy(path)
+    if not path.exists() and old.is_dir():
+        os.replace(old, path)
+    return path.exists()
+
+
+def remove_temporaries(directory: str | Path, names: Iterable[str]) -> list[Path]:
+    """Delete the temporaries that writes of ``names`` (files or directories in ``directory``) left
+    when they were killed before their swap; the removed paths. Only for a directory one process
+    writes at a time (a run's output directory): a write under way there would lose its temporary."""
+    removed = []
+    for name in names:
+        for tmp in Path(directory).glob(f".{glob.escape(name)}.*.tmp"):
+            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
 
 
 def remove_old_copy(path: str | Path) -> None:

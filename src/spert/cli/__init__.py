@@ -13,6 +13,7 @@ import typer
 
 from spert.cli import data, experiments, export, predict, report, serve, tools, train  # noqa: F401  (registers the commands)
 from spert.cli.app import app
+from spert.atomic import WriteError
 from spert.errors import SpertError, TrainingStopped
 
 __all__ = ["app", "main"]
@@ -26,6 +27,9 @@ def main() -> None:
         sys.exit(e.exit_code)
     except SpertError as e:
         typer.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except WriteError as e:  # a full disk, a quota, permissions: what the path held before is kept
+        typer.echo(f"error: {e.filename}: cannot write it: {e.strerror}; what it held before is kept", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)

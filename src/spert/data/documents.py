@@ -278,6 +278,7 @@ class RecordWriter:
     def __init__(self, path: str | Path | None, *, jsonl: bool) -> None:
         self.jsonl, self.count = jsonl, 0
         self.file = None if path in (None, "-") else AtomicFile(path)
+        self.path = None if self.file is None else self.file.path  # named by a failed write's error
         self.fh = sys.stdout if self.file is None else self.file.fh
         if not jsonl:
             self.fh.write("[")

@@ -31,7 +31,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from tqdm.auto import tqdm
 from transformers import AutoConfig, PreTrainedTokenizerFast
 
-from spert.atomic import atomic_write_text, remove_old_copy
+from spert.atomic import atomic_write_text, remove_old_copy, remove_temporaries
 from spert.data.schema import TypeSchema, load_types
 from spert.errors import SpertError, TrainingStopped
 from spert.eval.metrics import Metrics
@@ -46,10 +46,12 @@ from spert.train.config import RUN_CONFIG, TrainConfig
 from spert.train.evaluation import Dataset, Evaluation, load_dataset, predict_and_score, write_evaluation
 from spert.train.model_card import CardInput, command_line, write_card
 from spert.train.optim import AdamWNoBiasCorrection, clip_grad_norm, linear_schedule, parameter_groups
-from spert.train.resume import TrainerState, check_can_resume, last_checkpoint, load_checkpoint, save_checkpoint
+from spert.train.resume import LAST, TrainerState, check_can_resume, last_checkpoint, load_checkpoint, save_checkpoint
 from spert.train.sampling import seeded_rng, training_sample
 
 log = logging.getLogger(__name__)
+# what a run writes atomically into its output directory (their temporaries are cleared at start and end)
+RUN_WRITES = (LAST, "best", "model", RUN_CONFIG, "processes.json", "metrics.json", "predictions.json")
 
 
 def evaluate_model(model, tokenizer, data: Dataset, cfg: TrainConfig, show_progress: bool) -> Evaluation:
@@ -329,6 +331,9 @@ def resumed_state(out: Path, model: SpERTModel, optimizer: AdamWNoBiasCorrection
 def prepare_output_dir(out: Path, cfg: TrainConfig, resume: bool) -> None:
     """The output directory, without an earlier run's logs (unless resuming), with the run's ``config.json``."""
     out.mkdir(parents=True, exist_ok=True)
+    removed = remove_temporaries(out, RUN_WRITES)  # what a killed run's writes left half-done
+    if removed:
+        log.info("removed %d temporaries an interrupted run left in %s", len(removed), out)
     if not resume:
         for f in ("log.csv", "eval.csv"):
             (out / f).unlink(missing_ok=True)
@@ -453,6 +458,7 @@ def finish(run: Run, train_seconds: float, show_progress: bool) -> TrainResult:
             relation_types=[t.name for t in final.schema.relations], scores=result.to_json() if result.metrics else None,
             split=result.split, command=command_line(), version=package_version()))
         remove_old_copy(last_checkpoint(out))  # an interrupted save of the last checkpoint may have left it
+        remove_temporaries(out, RUN_WRITES)
     acc.wait_for_everyone()
     acc.end_training()
     return result

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from spert.atomic import atomic_directory
+from spert.atomic import atomic_directory, recover_directory
 from spert.errors import SpertError
 from spert.model.checkpoint import write_model_files
 from spert.train.config import TrainConfig
@@ -50,8 +50,10 @@ def last_checkpoint(output_dir: str | Path) -> Path:
 
 
 def can_resume(output_dir: str | Path) -> bool:
-    """Whether a run in ``output_dir`` left a checkpoint to resume from."""
-    return (last_checkpoint(output_dir) / _STATE).exists()
+    """Whether a run in ``output_dir`` left a checkpoint to resume from (one whose save was killed
+    mid-swap is the previous, complete copy: :func:`spert.atomic.recover_directory` puts it back)."""
+    last = last_checkpoint(output_dir)
+    return recover_directory(last) and (last / _STATE).exists()
 
 
 def check_can_resume(output_dir: str | Path) -> None:

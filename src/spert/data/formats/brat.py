@@ -136,6 +136,7 @@ class BratWriter:
             # the directory is written whole and would replace what is there, e.g. a brat collection
             raise SpertError(f"{path} exists and is not empty; brat pre-annotations go to a new directory "
                              "(copy them into a collection afterwards)")
+        self.path = Path(path)  # named by a failed write's error
         self._ctx = atomic_directory(path)
         self.dir = self._ctx.__enter__()
         self.names: set[str] = set()

@@ -1,0 +1,97 @@
+"""Fault injection: processes killed with SIGKILL at chosen moments, then run again.
+
+A training run killed inside an update, while its checkpoint is written, in the middle of the
+checkpoint's swap, during validation, while the final model is put in place and while the final
+evaluation is written, each time resumed with ``--resume``, ends with the weights and metrics of an
+uninterrupted run (one thread). Commands killed mid-way leave their output path as it was.
+Each kill is a real SIGKILL of a real process (``kill_at.py``), so nothing is cleaned up by us.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from fault_fixtures import spert_process as _spert, train_args as _train_args
+from paths import CONLL04
+
+# (function whose Nth call is killed, N, count only calls with a path argument holding this), in run order
+TRAINING_KILLS = [
+    ("spert.train.optim:AdamWNoBiasCorrection.step", 3, None),  # inside an update
+    ("spert.train.resume:save_file", 1, None),  # while last/ is written (its model files already are)
+    ("spert.atomic:os.replace", 1, "run/last"),  # mid-swap: the old last/ moved aside, the new one not in place
+    ("spert.train.loop:predict_and_score", 1, None),  # during validation
+    ("spert.train.optim:AdamWNoBiasCorrection.step", 4, None),  # inside an update, later
+    ("spert.atomic:os.replace", 1, ".model."),  # while the final model directory is put in place
+    ("spert.train.loop:write_evaluation", 1, None),  # during the final evaluation
+]
+
+
+def _without_times(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if not k.endswith("seconds") and k != "sentences_per_second"}
+
+
+def test_training_killed_seven_times_resumes_to_the_uninterrupted_result(tmp_path, tiny_encoder_dir):
+    whole = tmp_path / "whole"
+    ref = _spert(_train_args(tiny_encoder_dir, whole / "run"))
+    assert ref.returncode == 0, ref.stderr
+    out = tmp_path / "killed" / "run"
+    args = _train_args(tiny_encoder_dir, out)
+    for kill in TRAINING_KILLS:
+        resume = ["--resume"] if (out / "last").exists() or (out / ".last.old").exists() else []
+        p = _spert(args + resume, kill)
+        assert p.returncode == -signal.SIGKILL, f"{kill} did not fire: {p.returncode}\n{p.stderr[-2000:]}"
+    p = _spert(args + ["--resume"])
+    assert p.returncode == 0, p.stderr[-3000:]
+    a, b = load_file(str(whole / "run" / "model" / "model.safetensors")), load_file(str(out / "model" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(bool((a[k] == b[k]).all()) for k in a), "weights differ"
+    assert _without_times(json.loads((out / "metrics.json").read_text())) == \
+        _without_times(json.loads((whole / "run" / "metrics.json").read_text()))
+    assert (out / "predictions.json").read_text() == (whole / "run" / "predictions.json").read_text()
+    losses = [line.split(",")[:3] for line in (out / "log.csv").read_text().splitlines()]
+    assert losses == [line.split(",")[:3] for line in (whole / "run" / "log.csv").read_text().splitlines()]
+    left = sorted(p.name for p in out.iterdir() if p.name.startswith("."))
+    assert left == [], f"temporary copies left behind: {left}"
+
+
+def test_predict_killed_mid_way_leaves_the_previous_output(tmp_path, tiny_model_dir):
+    sentences = tmp_path / "in.jsonl"
+    sentences.write_text("".join(json.dumps({"tokens": d["tokens"]}) + "\n"
+                                 for d in json.loads((CONLL04 / "conll04_test.json").read_text())[:40]))
+    out = tmp_path / "out.jsonl"
+    out.write_text("the previous file\n")
+    args = ["predict", "-m", str(tiny_model_dir), str(sentences), "-o", str(out), "--batch-size", "4",
+            "--chunk-size", "8"]  # two chunks are written (to the temporary) before the kill
+    p = _spert(args, ("spert.model.network:SpERTModel.predict", 5, None))  # the fifth batch, third chunk
+    assert p.returncode == -signal.SIGKILL, p.stderr[-2000:]
+    assert out.read_text() == "the previous file\n"
+    assert _spert(args).returncode == 0
+    assert len(out.read_text().splitlines()) == 40
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl.")]  # the rerun's own temporary went
+
+
+def test_data_import_killed_mid_way_leaves_nothing_half_written(tmp_path, brat_dir):
+    out, types = tmp_path / "imported.json", tmp_path / "types.json"
+    args = ["data", "import", "brat", str(brat_dir), "-o", str(out), "--types-output", str(types)]
+    p = _spert(args, ("spert.data.documents:RecordWriter.write_serialised", 2, None))  # the second record
+    assert p.returncode == -signal.SIGKILL, p.stderr[-2000:]
+    assert not out.exists()
+    p = _spert(args)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert len(json.loads(out.read_text())) == 3  # d1 has two sentences, d2 one
+
+
+def test_export_onnx_killed_mid_way_leaves_no_directory(tmp_path, tiny_model_dir):
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "onnx"
+    args = ["export", "onnx", "--model", str(tiny_model_dir), "--output", str(out)]
+    p = _spert(args, ("spert.tools.onnx_export:write_model_files", 1, None))  # the graph written, the rest not
+    assert p.returncode == -signal.SIGKILL, p.stderr[-2000:]
+    assert not out.exists()
+    p = _spert(args)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert (out / "spert.json").exists()
