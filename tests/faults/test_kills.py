@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import signal
-from pathlib import Path
 
 import pytest
 from safetensors.torch import load_file

@@ -91,3 +91,39 @@ def test_a_running_round_shows_its_progress(tmp_path):
     trainer.rounds[7].finished = 2.0
     assert "progress" not in trainer.status(7)
     assert trainer.status(8) == {"project": 8, "stage": "never trained"}
+
+
+def test_a_killed_training_process_fails_its_round_and_the_next_round_trains(client, fake_ls):
+    """Fault injection (issue 26): the round's training process killed with SIGKILL mid-training."""
+    import signal
+
+    start = {"action": "START_TRAINING", "project": {"id": 7, "label_config": LABEL_CONFIG}}
+    assert client.post("/label-studio/webhook", json=start).status_code == 201
+    trainer = client.app.state.label_studio.trainer
+    deadline = time.monotonic() + 120
+    while 7 not in trainer.processes and time.monotonic() < deadline:
+        time.sleep(0.05)
+    trainer.processes[7].send_signal(signal.SIGKILL)
+    status = wait_for_round(client)
+    assert status["stage"] == "failed" and f"status {-signal.SIGKILL}" in status["error"], status
+    assert client.get("/label-studio/health").json()["model_version"] == "spert-base"  # serving as before
+    assert client.post("/label-studio/predict", json=predict_body(TEXTS)).status_code == 200
+    assert client.post("/label-studio/webhook", json=start).status_code == 201  # the next round starts afresh
+    assert wait_for_round(client)["stage"] == "accepted"
+
+
+def test_a_labelling_config_that_changes_between_rounds(client, fake_ls):
+    """The project's labelling config loses a type between rounds: the next round trains on the model's
+    own types (a round goes on from the serving model, encoder and heads), so the new version serves
+    the same types; predictions leave out the type the project lacks (test_endpoints)."""
+    first = {"action": "START_TRAINING", "project": {"id": 7, "label_config": LABEL_CONFIG}}
+    assert client.post("/label-studio/webhook", json=first).status_code == 201
+    assert wait_for_round(client)["stage"] == "accepted"
+    fewer = LABEL_CONFIG.replace('<Label value="Org"/>', "")
+    r = client.post("/label-studio/webhook", json={"action": "START_TRAINING",
+                                                   "project": {"id": 7, "label_config": fewer}})
+    assert r.status_code == 201, r.text
+    status = wait_for_round(client)
+    assert status["stage"] == "accepted" and status["version"] == "v0002", status
+    assert client.get("/label-studio/health").json()["model_version"] == "spert-v0002"
+    assert client.get("/v1/model").json()["entity_types"] == list(CONLL04_TYPES["entities"])
