@@ -94,3 +94,52 @@ def test_export_onnx_killed_mid_way_leaves_no_directory(tmp_path, tiny_model_dir
     p = _spert(args)
     assert p.returncode == 0, p.stderr[-2000:]
     assert (out / "spert.json").exists()
+
+
+def test_cross_validation_killed_in_its_second_fold_resumes_to_the_same_summary(tmp_path, tiny_encoder_dir):
+    import yaml
+
+    docs = json.loads((CONLL04 / "conll04_train.json").read_text())[:24]
+    for k in range(2):
+        (tmp_path / f"conll_split_{k}_train.json").write_text(json.dumps(docs[12 * k:12 * k + 8]))
+        (tmp_path / f"conll_split_{k}_test.json").write_text(json.dumps(docs[12 * k + 8:12 * k + 12]))
+    settings = dict(train_path=str(tmp_path / "conll_split_0_train.json"), test_path=str(tmp_path / "conll_split_0_test.json"),
+                    types_path=str(CONLL04 / "conll04_types.json"), encoder=str(tiny_encoder_dir), epochs=2,
+                    batch_size=2, lr=1e-3, checkpoint_every=2, neg_entity_count=20, neg_relation_count=20)
+
+    def cv(name: str, kill=("", 0, None)):
+        config = tmp_path / f"{name}.yaml"
+        config.write_text(yaml.safe_dump({**settings, "output_dir": str(tmp_path / name)}))
+        return _spert(["cv", "-c", str(config), "-q"], kill)
+
+    assert cv("whole").returncode == 0
+    step = "spert.train.optim:AdamWNoBiasCorrection.step"
+    assert cv("killed", (step, 11, None)).returncode == -signal.SIGKILL  # fold 1's third update (8 a fold)
+    assert (tmp_path / "killed" / "fold_0").exists() and (tmp_path / "killed" / "fold_1" / "seed_42" / "last").exists()
+    p = cv("killed", ("spert.atomic:os.replace", 1, "seed_42/last"))  # again, mid-swap of its next checkpoint
+    assert p.returncode == -signal.SIGKILL, p.stderr[-2000:]
+    p = cv("killed")
+    assert p.returncode == 0, p.stderr[-3000:]
+    whole, killed = (json.loads((tmp_path / n / "summary.json").read_text()) for n in ("whole", "killed"))
+    assert [g["scores"] for g in killed["groups"]] == [g["scores"] for g in whole["groups"]]
+    for k in range(2):
+        a = json.loads((tmp_path / "whole" / f"fold_{k}" / "seed_42" / "metrics.json").read_text())
+        b = json.loads((tmp_path / "killed" / f"fold_{k}" / "seed_42" / "metrics.json").read_text())
+        assert _without_times(a) == _without_times(b)
+
+
+def test_report_killed_mid_way_leaves_the_previous_report(tmp_path, tiny_encoder_dir):
+    run = tmp_path / "run"
+    assert _spert(_train_args(tiny_encoder_dir, run)).returncode == 0
+    out = tmp_path / "report"
+    args = ["report", str(run), "-o", str(out), "-q"]
+    assert _spert(args).returncode == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    # killed between its files: report.html already new, report.md not yet written
+    p = _spert(args + ["--max-docs", "4"], ("spert.eval.report:atomic_write_text", 1, "report.md"))
+    assert p.returncode == -signal.SIGKILL, p.stderr[-2000:]
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert set(after) == set(before) and after["report.md"] == before["report.md"]
+    assert after["report.html"] != before["report.html"] and after["report.html"].rstrip().endswith(b"</html>")
+    assert _spert(args).returncode == 0
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}["report.md"] == before["report.md"]
