@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 
 import pytest
 from safetensors.torch import load_file
@@ -143,3 +145,39 @@ def test_report_killed_mid_way_leaves_the_previous_report(tmp_path, tiny_encoder
     assert after["report.html"] != before["report.html"] and after["report.html"].rstrip().endswith(b"</html>")
     assert _spert(args).returncode == 0
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}["report.md"] == before["report.md"]
+
+
+@pytest.mark.slow
+def test_training_killed_at_random_moments_many_times(tmp_path, tiny_encoder_dir):
+    """The long part (``-m slow``): SIGKILL after a random 1.5 to 6 s, up to 25 times (whatever the process is
+    doing then: loading, an update, a checkpoint, validation, the end), resumed each time."""
+    import random
+    import time
+
+    from fault_fixtures import ENV, KILL_AT
+
+    whole = tmp_path / "whole"
+    more = ["--max_train_docs", "120", "--epochs", "5"]
+    assert _spert(_train_args(tiny_encoder_dir, whole) + more).returncode == 0
+    out = tmp_path / "killed"
+    args = _train_args(tiny_encoder_dir, out) + more
+    rng, kills = random.Random(26), 0
+    for _ in range(25):
+        resume = ["--resume"] if (out / "last").exists() or (out / ".last.old").exists() else []
+        proc = subprocess.Popen([sys.executable, str(KILL_AT), "x:y", "0", "--", *args, *resume], env=ENV,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        time.sleep(rng.uniform(1.5, 6.0))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        if proc.returncode == 0:
+            break
+        assert proc.returncode == -signal.SIGKILL, proc.stderr.read()[-3000:]
+    p = _spert(args + (["--resume"] if (out / "last").exists() else []))
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert kills >= 10
+    a, b = load_file(str(whole / "model" / "model.safetensors")), load_file(str(out / "model" / "model.safetensors"))
+    assert all(bool((a[k] == b[k]).all()) for k in a)
+    assert _without_times(json.loads((out / "metrics.json").read_text())) == \
+        _without_times(json.loads((whole / "metrics.json").read_text()))

@@ -27,12 +27,34 @@ def train(ctx: typer.Context,
 
     With --seeds 42,43,44: one run per seed in OUTPUT_DIR/seed_S (each resumable: finished runs are
     reused, interrupted ones resume) and OUTPUT_DIR/summary.{json,md} with mean and std."""
+    _train(ctx, config, resume, seeds, quiet, verbose)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+             epilog=_train_epilog())
+def distill(ctx: typer.Context,
+            teacher: Path = typer.Option(..., "--teacher", help="the trained spert model directory whose outputs the "
+                                         "student learns from (its types and max_span_size the run's)"),
+            config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config file"),
+            resume: bool = typer.Option(False, "--resume", help="continue the run in output_dir from its last "
+                                        "checkpoint"),
+            seeds: Optional[str] = SEEDS, quiet: bool = QUIET, verbose: bool = VERBOSE) -> None:
+    """Distil a trained model into a student: spert train's run (every setting, --KEY VALUE, --resume,
+    --seeds) whose loss is (1 - distill_weight) x the gold loss + distill_weight x the loss toward the
+    teacher's outputs over the same spans and pairs, at distill_temperature. The student may have
+    another encoder and tokenizer; its model directory is an ordinary one, with distillation.json and
+    its model card naming the teacher."""
+    _train(ctx, config, resume, seeds, quiet, verbose, teacher=teacher)
+
+
+def _train(ctx: typer.Context, config: Optional[Path], resume: bool, seeds: Optional[str], quiet: bool,
+           verbose: bool, **settings) -> None:
     from spert.train.config import load_config, parse_overrides
     from spert.train.experiments import parse_distinct_ints, run_experiment, seed_runs
     from spert.train.loop import train as run
 
     setup_logging(verbose)
-    cfg = load_config(config, parse_overrides(list(ctx.args)))
+    cfg = load_config(config, {**parse_overrides(list(ctx.args)), **{k: str(v) for k, v in settings.items()}})
     if seeds is not None:
         root = cfg.output_dir
         records = run_experiment(seed_runs(cfg, parse_distinct_ints(seeds, "seeds"), root), root,

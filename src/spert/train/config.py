@@ -33,6 +33,14 @@ class TrainConfig(ModelSettings, InferenceSettings):
     init_model: Path | None = Field(None, description="start from this trained spert model directory (its "
                                     "encoder and heads) instead of new heads on the pre-trained encoder; its types "
                                     "must be the types file's and its encoder the run's encoder")
+    # distillation (spert distill)
+    teacher: Path | None = Field(None, description="a trained spert model directory whose outputs the student "
+                                 "learns from too (spert distill); its types and max_span_size must be the run's, "
+                                 "its encoder and tokenizer may differ")
+    distill_weight: float = Field(0.5, ge=0, le=1, description="weight of the loss toward the teacher's outputs: "
+                                  "(1 - w) x gold loss + w x distillation loss (0: plain training, bit for bit)")
+    distill_temperature: float = Field(2.0, gt=0, description="softmax/sigmoid temperature of the distillation "
+                                       "loss (both sides; the loss is scaled by its square)")
     # sampling
     neg_entity_count: int = Field(100, ge=0, description="negative spans sampled per sentence")
     neg_relation_count: int = Field(100, ge=0, description="negative pairs sampled per sentence")

@@ -43,11 +43,13 @@ from spert.model.encoding import load_tokenizer, resolve_encoder
 from spert.model.network import SpERTModel
 from spert.runtime import package_version, set_cpu_threads, tune_allocator
 from spert.train.config import RUN_CONFIG, TrainConfig
+from spert.train.distillation import combine
 from spert.train.evaluation import Dataset, Evaluation, load_dataset, predict_and_score, write_evaluation
 from spert.train.model_card import CardInput, command_line, write_card
 from spert.train.optim import AdamWNoBiasCorrection, clip_grad_norm, linear_schedule, parameter_groups
 from spert.train.resume import LAST, TrainerState, check_can_resume, last_checkpoint, load_checkpoint, save_checkpoint
 from spert.train.sampling import seeded_rng, training_sample
+from spert.train.teacher import DISTILLATION_FILE, TeacherModel, check_teacher, load_teacher
 
 log = logging.getLogger(__name__)
 # what a run writes atomically into its output directory (their temporaries are cleared at start and end)
@@ -118,6 +120,7 @@ class Run:
     updates_per_epoch: int
     total_updates: int
     stop: StopRequest = field(default_factory=lambda: StopRequest())
+    teacher: TeacherModel | None = None  # spert distill: the outputs the student learns from too
 
     @property
     def out(self) -> Path:
@@ -229,6 +232,8 @@ def set_up(cfg: TrainConfig, resume: bool) -> Run:
     out = Path(cfg.output_dir)
     check_output_dir(out, resume, acc.is_main_process)
     schema = load_types(cfg.types_path)
+    if cfg.teacher is not None:  # refused before any weights load
+        check_teacher(cfg.teacher, schema, cfg.max_span_size)
     model, tokenizer = build_start_model(cfg, schema, resume)
     limit = max_subwords(model.encoder.config, tokenizer)
     train_set = load_dataset(cfg.train_path, schema, tokenizer, limit, cfg.max_train_docs, cfg.context_words,
@@ -246,8 +251,11 @@ def set_up(cfg: TrainConfig, resume: bool) -> Run:
     model, optimizer = acc.prepare(model, optimizer)
     if acc.is_main_process:
         prepare_output_dir(out, cfg, resume)
+    teacher = (load_teacher(cfg.teacher, cfg.train_path, cfg.max_train_docs, acc.device, weight=cfg.distill_weight,
+                            temperature=cfg.distill_temperature)
+               if cfg.teacher is not None and cfg.distill_weight > 0 else None)  # weight 0: the plain run
     return Run(cfg, acc, model, tokenizer, schema, train_set, valid_set, test_set, optimizer, scheduler, compact,
-               state, updates_per_epoch, total_updates)
+               state, updates_per_epoch, total_updates, teacher=teacher)
 
 
 def start_process(cfg: TrainConfig) -> Accelerator:
@@ -359,9 +367,11 @@ def train_epoch(run: Run, epoch: int, show_progress: bool) -> None:
         batch = collate([run.train_set.encodings[j] for j in ids], samples, run.pad).to(device)
         with acc.accumulate(model):
             res = model(batch)
-            acc.backward(res.loss)
+            loss = res.loss if run.teacher is None else combine(
+                res.loss, run.teacher.loss(res, ids, samples, device), cfg.distill_weight)
+            acc.backward(loss)
             rel_loss = res.rel_loss.detach() if res.rel_loss is not None else torch.zeros((), device=device)
-            loss_sum += torch.stack([res.loss.detach(), res.entity_loss.detach(), rel_loss])
+            loss_sum += torch.stack([loss.detach(), res.entity_loss.detach(), rel_loss])
             sentences += len(ids)
             if acc.sync_gradients:
                 acc.unscale_gradients()  # no-op unless fp16 loss scaling is on
@@ -456,7 +466,10 @@ def finish(run: Run, train_seconds: float, show_progress: bool) -> TrainResult:
         write_card(out / "model", CardInput(
             name=out.name, settings=json.loads(cfg.model_dump_json()), entity_types=[t.name for t in final.schema.entities],
             relation_types=[t.name for t in final.schema.relations], scores=result.to_json() if result.metrics else None,
-            split=result.split, command=command_line(), version=package_version()))
+            split=result.split, command=command_line(), version=package_version(),
+            teacher=None if run.teacher is None else run.teacher.card()))
+        if run.teacher is not None:
+            atomic_write_text(out / "model" / DISTILLATION_FILE, json.dumps(run.teacher.record(), indent=2))
         remove_old_copy(last_checkpoint(out))  # an interrupted save of the last checkpoint may have left it
         remove_temporaries(out, RUN_WRITES)
     acc.wait_for_everyone()

@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from spert.atomic import atomic_directory, recover_directory
 from spert.errors import SpertError
 from spert.model.checkpoint import write_model_files
+from spert.model.settings import default_of
 from spert.train.config import TrainConfig
 from spert.train.optim import optimizer_state_from_tensors, optimizer_state_tensors
 
@@ -30,7 +31,10 @@ _STATE = "trainer_state.json"
 _RESUME_FREE = {"output_dir", "eval_batch_size", "log_every", "cpu", "checkpoint_every"}
 # the value a setting had in runs from before it existed (their config.json lacks it)
 BEFORE_SETTING = {"pack_sequences": False, "compact_embeddings": False, "head_init": "torch", "context_words": 0,
-                   "context_pooling": "same", "init_model": None, "syntax_model": None}
+                   "context_pooling": "same", "init_model": None, "syntax_model": None, "teacher": None,
+                   # without a teacher these two change nothing: the defaults
+                   "distill_weight": default_of(TrainConfig, "distill_weight"),
+                   "distill_temperature": default_of(TrainConfig, "distill_temperature")}
 
 
 @dataclass
