@@ -1,12 +1,13 @@
 """Run ``spert ARGS`` in this process and SIGKILL it at a chosen moment: the Nth call of a function.
 
-    python kill_at.py MODULE:ATTR N [--when-arg SUBSTRING] [--enospc] -- spert-args...
+    python kill_at.py MODULE:ATTR N [--when-arg SUBSTRING] [--enospc] [--module NAME] -- args...
 
 ``MODULE:ATTR`` is patched (a class attribute as ``module:Class.method``) so that its Nth call kills
 the process with SIGKILL before it runs (``--when-arg``: count only calls with a path or string
 argument that holds SUBSTRING). N = 0 patches nothing. A real signal to a real process: nothing is cleaned up.
 ``--enospc``: the Nth call raises the error of a full disk instead (a write-failing wrapper where no
-small file system can be mounted).
+small file system can be mounted). ``--module NAME``: run ``NAME.main(args)`` instead of ``spert``
+(the Label Studio backend's fine-tuning process).
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ def main() -> None:
     when_arg = own[own.index("--when-arg") + 1] if "--when-arg" in own else None
     if n:
         patch(target, n, when_arg, "--enospc" in own)
+    if "--module" in own:
+        sys.exit(importlib.import_module(own[own.index("--module") + 1]).main(spert_args))
     from spert.cli import main as spert_main
 
     sys.argv = ["spert", *spert_args]

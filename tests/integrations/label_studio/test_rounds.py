@@ -127,3 +127,26 @@ def test_a_labelling_config_that_changes_between_rounds(client, fake_ls):
     assert status["stage"] == "accepted" and status["version"] == "v0002", status
     assert client.get("/label-studio/health").json()["model_version"] == "spert-v0002"
     assert client.get("/v1/model").json()["entity_types"] == list(CONLL04_TYPES["entities"])
+
+
+def test_a_full_disk_in_a_round_fails_it_with_the_path_and_the_serving_model_stays(client, fake_ls, monkeypatch):
+    """Fault injection (issue 26): the round's training process finds the disk full while it writes the
+    candidate model (ENOSPC injected there by tests/faults/kill_at.py)."""
+    import asyncio
+
+    from fault_fixtures import ENV, KILL_AT
+    import spert.integrations.label_studio.rounds as rounds
+
+    real = asyncio.create_subprocess_exec
+
+    def failing(python, flag, module, *args, **kw):  # the same process, its model write failing
+        return real(python, str(KILL_AT), "spert.model.checkpoint:save_file", "1", "--enospc", "--module", module,
+                    "--", *args, env=ENV, **kw)
+
+    monkeypatch.setattr(rounds.asyncio, "create_subprocess_exec", failing)
+    start = {"action": "START_TRAINING", "project": {"id": 7, "label_config": LABEL_CONFIG}}
+    assert client.post("/label-studio/webhook", json=start).status_code == 201
+    status = wait_for_round(client)
+    assert status["stage"] == "failed" and "cannot write it: No space left on device" in status["error"], status
+    assert client.get("/label-studio/versions").json()["serving"] == BASE
+    assert client.post("/label-studio/predict", json=predict_body(TEXTS)).status_code == 200

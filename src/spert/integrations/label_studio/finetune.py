@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from spert.atomic import WriteError
 from spert.data.documents import write_records
 from spert.data.formats.common import ImportOptions
 from spert.data.formats.importer import import_annotations, write_import
@@ -132,6 +133,12 @@ def main(argv: list[str]) -> int:
         run_job(job_dir)
     except SpertError as e:  # the user's data or settings: one line for the status endpoint
         FinetuneFailure(str(e)).write(job_dir)
+        return 2
+    except WriteError as e:  # a full disk: the serving model and its versions are untouched
+        try:
+            FinetuneFailure(f"{e.filename}: cannot write it: {e.strerror}").write(job_dir)
+        except OSError:  # no room even for that line: the round says "status 2, see train.log"
+            pass
         return 2
     return 0
 
