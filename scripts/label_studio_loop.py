@@ -113,7 +113,7 @@ def plot(rounds: list[dict], path: Path, beside: list[dict] | None = None) -> No
     ax.set_ylabel("F1 on CoNLL04 test (%)")
     ax.set_xticks(x)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="lower right", fontsize=7)
     ax.set_title("spert serve --label-studio: the loop's model")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
