@@ -38,6 +38,7 @@ class Batch:
     word_depth: torch.Tensor | None = None  # (N,) its distance from its root
     entity_labels: torch.Tensor | None = None  # (S,)
     rel_labels: torch.Tensor | None = None  # (P, R)
+    cross_sentence: bool = False  # some pairs join spans of two documents (add_negative_pairs)
 
     def to(self, device: torch.device | str) -> "Batch":
         for name, value in vars(self).items():
@@ -89,4 +90,19 @@ def collate(encodings: Sequence[Encoding], samples: Sequence[Sample], pad_id: in
     if all(s.rel_labels is not None for s in samples):
         R = samples[0].rel_labels.shape[1]
         batch.rel_labels = torch.from_numpy(np.concatenate([s.rel_labels.reshape(len(s.pairs), R) for s in samples]))
+    return batch
+
+
+def add_negative_pairs(batch: Batch, pairs: np.ndarray) -> Batch:
+    """Append relation negatives (K, 2) (indices into the batch's spans, any documents) with all-zero
+    labels; the batch says it holds pairs across documents."""
+    if len(pairs) == 0:
+        return batch
+    extra = torch.from_numpy(np.ascontiguousarray(pairs, dtype=np.int64))
+    batch.pair_head = torch.cat([batch.pair_head, extra[:, 0].to(batch.pair_head.device)])
+    batch.pair_tail = torch.cat([batch.pair_tail, extra[:, 1].to(batch.pair_tail.device)])
+    if batch.rel_labels is not None:
+        zeros = batch.rel_labels.new_zeros(len(pairs), batch.rel_labels.shape[1])
+        batch.rel_labels = torch.cat([batch.rel_labels, zeros])
+    batch.cross_sentence = True
     return batch

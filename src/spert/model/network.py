@@ -46,6 +46,23 @@ class Output:
     rel_loss: torch.Tensor | None = None
 
 
+def _cross_context(batch: Batch, gh: torch.Tensor, gt: torch.Tensor, doc: torch.Tensor, left: torch.Tensor,
+                   right: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The localized context of pairs whose spans lie in two documents (training negatives,
+    :func:`spert.train.sampling.cross_sentence_negatives`): the head's document after the head, or
+    where that is empty the tail's document before the tail; a range of one document, as every
+    pooler takes. Pairs within a document keep (doc, left, right). (P,) x3."""
+    tail_doc = batch.span_doc[gt]
+    cross = doc != tail_doc  # (P,)
+    head_end = batch.word_offset[doc] + batch.num_words[doc]  # (P,) one past the head's last document word
+    after_head = batch.span_end[gh] < head_end
+    use_tail = cross & ~after_head
+    doc = torch.where(use_tail, tail_doc, doc)
+    left = torch.where(cross, torch.where(after_head, batch.span_end[gh], batch.word_offset[tail_doc]), left)
+    right = torch.where(cross, torch.where(after_head, head_end, batch.span_start[gt]), right)
+    return doc, left, right
+
+
 @dataclass
 class RawPrediction:
     """Kept spans and scored pairs of a batch, before decoding into documents."""
@@ -234,6 +251,8 @@ class SpERTModel(nn.Module):
             # words strictly between the two spans; empty for adjacent or overlapping spans
             first = e1 <= s2
             left, right = torch.where(first, e1, e2), torch.where(first, s2, s1)
+            if batch.cross_sentence:  # training negatives across documents: see _cross_context
+                doc, left, right = _cross_context(batch, gh, gt, doc, left, right)
             parts.append(pooler.pool(doc, left, right))  # (P, H)
         elif mode == "full":
             start = batch.word_offset[doc]

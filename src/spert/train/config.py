@@ -13,7 +13,7 @@ import yaml
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from spert.errors import ConfigError
-from spert.model.settings import InferenceSettings, ModelSettings
+from spert.model.settings import SYNTAX_CONTEXTS, InferenceSettings, ModelSettings
 
 
 class TrainConfig(ModelSettings, InferenceSettings):
@@ -44,6 +44,9 @@ class TrainConfig(ModelSettings, InferenceSettings):
     # sampling
     neg_entity_count: int = Field(100, ge=0, description="negative spans sampled per sentence")
     neg_relation_count: int = Field(100, ge=0, description="negative pairs sampled per sentence")
+    neg_cross_sentence_count: int = Field(0, ge=0, description="relation negatives across sentences: pairs of "
+                                          "gold entities of two neighbouring sentences of a batch, per pair of "
+                                          "sentences (0: the paper's sampling); context localized or full")
     negatives: Literal["strong", "weak"] = Field("strong", description="negative pairs from gold entities "
                                                  "(strong) or from all entity samples (weak)")
     # optimisation
@@ -76,6 +79,10 @@ class TrainConfig(ModelSettings, InferenceSettings):
     def _check(self) -> "TrainConfig":
         if self.early_stopping and self.valid_path is None:
             raise ValueError("early_stopping needs valid_path")
+        if self.neg_cross_sentence_count and (self.context in SYNTAX_CONTEXTS or self.context_words):
+            raise ValueError("neg_cross_sentence_count pairs sentences of a batch, which have no dependency path "
+                             "between them and no shared document window: use it with context localized, full or "
+                             "cls and context_words 0")
         return self
 
     def model_settings(self) -> ModelSettings:

@@ -35,7 +35,7 @@ from spert.atomic import atomic_write_text, remove_old_copy, remove_temporaries
 from spert.data.schema import TypeSchema, load_types
 from spert.errors import SpertError, TrainingStopped
 from spert.eval.metrics import Metrics
-from spert.model.batch import collate
+from spert.model.batch import add_negative_pairs, collate
 from spert.model.checkpoint import build_model, check_start_model, load_weights, save_model
 from spert.model.embedding import TrainVocabEmbedding, attach, restrict_to_training_vocabulary, unrestrict
 from spert.model.encoders import max_subwords, pad_id
@@ -48,10 +48,11 @@ from spert.train.evaluation import Dataset, Evaluation, load_dataset, predict_an
 from spert.train.model_card import CardInput, command_line, write_card
 from spert.train.optim import AdamWNoBiasCorrection, clip_grad_norm, linear_schedule, parameter_groups
 from spert.train.resume import LAST, TrainerState, check_can_resume, last_checkpoint, load_checkpoint, save_checkpoint
-from spert.train.sampling import seeded_rng, training_sample
+from spert.train.sampling import cross_sentence_negatives, seeded_rng, training_sample
 from spert.train.teacher import DISTILLATION_FILE, TeacherModel, check_teacher, load_teacher
 
 log = logging.getLogger(__name__)
+CROSS_STREAM = 7_919  # the random stream of cross-sentence negatives, apart from each document's sampling
 # what a run writes atomically into its output directory (their temporaries are cleared at start and end)
 RUN_WRITES = (LAST, "best", "model", RUN_CONFIG, "processes.json", "metrics.json", "predictions.json")
 
@@ -364,7 +365,12 @@ def train_epoch(run: Run, epoch: int, show_progress: bool) -> None:
                                    neg_entity_count=cfg.neg_entity_count, neg_relation_count=cfg.neg_relation_count,
                                    max_span_size=cfg.max_span_size, negatives=cfg.negatives, doc_index=int(j))
                    for j in ids]
-        batch = collate([run.train_set.encodings[j] for j in ids], samples, run.pad).to(device)
+        batch = collate([run.train_set.encodings[j] for j in ids], samples, run.pad)
+        if cfg.neg_cross_sentence_count:  # off by default: the spec's sampling draws nothing more
+            add_negative_pairs(batch, cross_sentence_negatives(
+                samples, [len(run.train_set.docs[j].tokens) for j in ids], cfg.neg_cross_sentence_count,
+                np.random.default_rng([cfg.seed, epoch, CROSS_STREAM, int(ids[0])])))
+        batch = batch.to(device)
         with acc.accumulate(model):
             res = model(batch)
             loss = res.loss if run.teacher is None else combine(

@@ -8,7 +8,7 @@ of processes or on resuming.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Sequence
 
 import numpy as np
 
@@ -73,3 +73,31 @@ def training_sample(doc: Document, schema: TypeSchema, rng: np.random.Generator,
     if pos:
         rel_labels[: len(pos)] = np.stack(list(pos.values()))
     return Sample(spans, labels, pairs, rel_labels)
+
+
+def cross_sentence_negatives(samples: Sequence[Sample], num_words: Sequence[int], count: int,
+                             rng: np.random.Generator) -> np.ndarray:
+    """Relation negatives across sentences (``neg_cross_sentence_count``): up to ``count`` ordered
+    pairs of gold entities of two neighbouring documents of a batch (b, b + 1), in either direction,
+    as indices into the batch's spans (the order :func:`spert.model.batch.collate` concatenates
+    them in): (K, 2). In sentence-level data they are unrelated by construction.
+
+    Their localized context (:meth:`spert.model.network.SpERTModel.classify_pairs`) is the words
+    after the head to its sentence's end, or where the head ends its sentence the words of the
+    tail's sentence before the tail: never empty, so these negatives cannot teach that an empty
+    context means no relation (adjacent entities of one sentence have one and are often related).
+    A pair with both empty (the head ends its sentence and the tail starts its own) is not drawn."""
+    if count <= 0 or len(samples) < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum([len(s.spans) for s in samples])])
+    out = []
+    for b in range(len(samples) - 1):
+        ents = [[(int(offsets[d] + i), s.spans[i]) for i in np.flatnonzero(s.entity_labels > 0)]
+                for d, s in ((b, samples[b]), (b + 1, samples[b + 1]))]
+        sizes = (num_words[b], num_words[b + 1])
+        cands = [(h, t) for side in (0, 1) for h, hs in ents[side] for t, ts in ents[1 - side]
+                 if hs[1] < sizes[side] or ts[0] > 0]  # a context on one side at least
+        k = min(count, len(cands))
+        if k:
+            out += [cands[i] for i in sorted(rng.choice(len(cands), size=k, replace=False))]
+    return np.array(out, dtype=np.int64).reshape(-1, 2)
