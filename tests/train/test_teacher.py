@@ -147,3 +147,21 @@ def test_spert_distill_on_the_command_line(tmp_path, tiny_encoder_dir, tiny_mode
     p = subprocess.run(args[:5] + [str(tmp_path / "nowhere")] + args[6:], capture_output=True, text=True)
     errors = [line for line in p.stderr.splitlines() if line.startswith("error:") or "Traceback" in line]
     assert p.returncode == 2 and errors == [f"error: {tmp_path / 'nowhere'}: not a model directory"], p.stderr
+
+
+def test_a_teacher_beside_negatives_across_sentences(tmp_path, tiny_encoder_dir, tiny_model_dir):
+    """The teacher classifies the student's pairs across sentences too (the same pairs, in the same
+    order); a teacher with document context, which cannot, is refused before any weights load."""
+    import shutil
+
+    train(_cfg(tmp_path, tiny_encoder_dir, "both", teacher=str(tiny_model_dir), neg_cross_sentence_count=4),
+          show_progress=False)
+    assert (tmp_path / "both" / "model" / "distillation.json").exists()
+    windowed = tmp_path / "windowed"
+    shutil.copytree(tiny_model_dir, windowed)
+    meta = json.loads((windowed / "spert.json").read_text())
+    meta["model"]["context_words"] = 8
+    (windowed / "spert.json").write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match=r"cannot classify the run's negatives across sentences"):
+        train(_cfg(tmp_path, tiny_encoder_dir, teacher=str(windowed), neg_cross_sentence_count=4),
+              show_progress=False)

@@ -234,7 +234,7 @@ def set_up(cfg: TrainConfig, resume: bool) -> Run:
     check_output_dir(out, resume, acc.is_main_process)
     schema = load_types(cfg.types_path)
     if cfg.teacher is not None:  # refused before any weights load
-        check_teacher(cfg.teacher, schema, cfg.max_span_size)
+        check_teacher(cfg.teacher, schema, cfg.max_span_size, cross_sentence=cfg.neg_cross_sentence_count > 0)
     model, tokenizer = build_start_model(cfg, schema, resume)
     limit = max_subwords(model.encoder.config, tokenizer)
     train_set = load_dataset(cfg.train_path, schema, tokenizer, limit, cfg.max_train_docs, cfg.context_words,
@@ -366,15 +366,17 @@ def train_epoch(run: Run, epoch: int, show_progress: bool) -> None:
                                    max_span_size=cfg.max_span_size, negatives=cfg.negatives, doc_index=int(j))
                    for j in ids]
         batch = collate([run.train_set.encodings[j] for j in ids], samples, run.pad)
+        cross = None
         if cfg.neg_cross_sentence_count:  # off by default: the spec's sampling draws nothing more
-            add_negative_pairs(batch, cross_sentence_negatives(
-                samples, [len(run.train_set.docs[j].tokens) for j in ids], cfg.neg_cross_sentence_count,
-                np.random.default_rng([cfg.seed, epoch, CROSS_STREAM, int(ids[0])])))
+            cross = cross_sentence_negatives(samples, [len(run.train_set.docs[j].tokens) for j in ids],
+                                             cfg.neg_cross_sentence_count,
+                                             np.random.default_rng([cfg.seed, epoch, CROSS_STREAM, int(ids[0])]))
+            add_negative_pairs(batch, cross)
         batch = batch.to(device)
         with acc.accumulate(model):
             res = model(batch)
             loss = res.loss if run.teacher is None else combine(
-                res.loss, run.teacher.loss(res, ids, samples, device), cfg.distill_weight)
+                res.loss, run.teacher.loss(res, ids, samples, device, cross), cfg.distill_weight)
             acc.backward(loss)
             rel_loss = res.rel_loss.detach() if res.rel_loss is not None else torch.zeros((), device=device)
             loss_sum += torch.stack([loss.detach(), res.entity_loss.detach(), rel_loss])

@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 
 from spert.data.schema import TypeSchema
 from spert.errors import ConfigError
-from spert.model.batch import collate
-from spert.model.checkpoint import load_model, read_encoder_config, read_model_meta
+from spert.model.batch import add_negative_pairs, collate
+from spert.model.checkpoint import load_model, read_model_meta
+from spert.model.settings import SYNTAX_CONTEXTS
 from spert.model.encoders import pad_id
 from spert.model.encoding import Encoding
 from spert.model.network import Output, SpERTModel
@@ -39,9 +41,10 @@ def _types(schema_json: dict[str, Any]) -> str:
             f"relations {', '.join(schema_json.get('relations', {})) or 'none'}")
 
 
-def check_teacher(path: Path, schema: TypeSchema, max_span_size: int) -> None:
+def check_teacher(path: Path, schema: TypeSchema, max_span_size: int, cross_sentence: bool = False) -> None:
     """Refuse a teacher before any weights load: a PyTorch model directory of the run's types and
-    span-width limit. The error names the setting and both sides."""
+    span-width limit, and where the student draws negatives across sentences (``cross_sentence``) one
+    that can classify them (no syntactic or document context). The error names the setting and both sides."""
     meta = read_model_meta(path)  # a missing or foreign directory: its own one line
     if meta.onnx is not None:
         raise ConfigError(f"teacher: {path} is an ONNX export; name the PyTorch model directory it was exported from")
@@ -52,6 +55,10 @@ def check_teacher(path: Path, schema: TypeSchema, max_span_size: int) -> None:
     if meta.settings.max_span_size != max_span_size:
         raise ConfigError(f"teacher: {path} has max_span_size {meta.settings.max_span_size}, the run "
                           f"{max_span_size}; spans the teacher never saw have no target")
+    if cross_sentence and (meta.settings.context in SYNTAX_CONTEXTS or meta.settings.context_words):
+        raise ConfigError(f"teacher: {path} has context {meta.settings.context} and context_words "
+                          f"{meta.settings.context_words}; it cannot classify the run's negatives across "
+                          f"sentences (neg_cross_sentence_count): use a teacher without them, or set it to 0")
 
 
 @dataclass
@@ -65,10 +72,15 @@ class TeacherModel:
     weight: float
     temperature: float
 
-    def loss(self, student: Output, ids: Sequence[int], samples: Sequence[Any], device: torch.device) -> torch.Tensor:
+    def loss(self, student: Output, ids: Sequence[int], samples: Sequence[Any], device: torch.device,
+             extra_pairs: np.ndarray | None = None) -> torch.Tensor:
         """The distillation loss of a student's batch: entity KL and relation BCE toward the teacher's
-        logits over the same spans (S, C) and pairs (P, R)."""
-        batch = collate([self.encodings[j] for j in ids], samples, pad_id(self.tokenizer)).to(device)
+        logits over the same spans (S, C) and pairs (P, R), the samples' pairs then ``extra_pairs``
+        (the student's negatives across sentences, :func:`spert.model.batch.add_negative_pairs`)."""
+        batch = collate([self.encodings[j] for j in ids], samples, pad_id(self.tokenizer))
+        if extra_pairs is not None:
+            add_negative_pairs(batch, extra_pairs)
+        batch = batch.to(device)
         with torch.no_grad():
             target = self.model(batch)
         t = self.temperature
@@ -85,7 +97,7 @@ class TeacherModel:
         """``distillation.json``: the teacher and the settings a student was trained with."""
         card = self.card()
         return {"teacher": card.path, "teacher_encoder": card.encoder,
-                "teacher_model_type": read_encoder_config(self.path).model_type,
+                "teacher_model_type": self.model.encoder.config.model_type,
                 "distill_weight": self.weight, "distill_temperature": self.temperature,
                 "teacher_scores": card.scores}
 
