@@ -22,6 +22,17 @@ def _old_copy(path: Path) -> Path:
     return path.with_name(f".{path.name}.old")
 
 
+def _temporary(name: str) -> dict[str, str]:
+    """The name parts of a write's temporary beside its target ``name``: ``.NAME.RANDOM.tmp``."""
+    return {"prefix": f".{name}.", "suffix": ".tmp"}
+
+
+def _temporaries(directory: Path, name: str) -> Iterator[Path]:
+    """The temporaries of writes of ``name`` in ``directory`` (finished, killed, or under way)."""
+    parts = _temporary(name)
+    return directory.glob(glob.escape(parts["prefix"]) + "*" + parts["suffix"])
+
+
 class WriteError(OSError):
     """A write that failed; what its path held before is untouched (the write went to a temporary)."""
 
@@ -56,7 +67,7 @@ class AtomicFile:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        fd, tmp = tempfile.mkstemp(**_temporary(self.path.name), dir=self.path.parent)
         self.tmp = Path(tmp)
         self.started = os.stat(tmp).st_mtime
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
@@ -67,7 +78,7 @@ class AtomicFile:
         os.fsync(self.fh.fileno())
         self.fh.close()
         os.replace(self.tmp, self.path)
-        for stale in self.path.parent.glob(f".{glob.escape(self.path.name)}.*.tmp"):
+        for stale in _temporaries(self.path.parent, self.path.name):
             try:
                 if stale.is_file() and stale.stat().st_mtime < self.started:
                     stale.unlink()
@@ -103,7 +114,8 @@ def committed(output: W) -> Iterator[W]:
         output.commit()
     except BaseException as e:
         output.abort()
-        failed = write_error(e, getattr(output, "path", "")) if getattr(output, "path", None) else None
+        path = getattr(output, "path", None)  # None: standard output, or a writer that names no path
+        failed = write_error(e, path) if path is not None else None
         if failed is not None:
             raise failed from e
         raise
@@ -123,7 +135,7 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = Path(tempfile.mkdtemp(**_temporary(path.name), dir=path.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 directories
     try:
         yield tmp
@@ -158,7 +170,7 @@ def remove_temporaries(directory: str | Path, names: Iterable[str]) -> list[Path
     writes at a time (a run's output directory): a write under way there would lose its temporary."""
     removed = []
     for name in names:
-        for tmp in Path(directory).glob(f".{glob.escape(name)}.*.tmp"):
+        for tmp in _temporaries(Path(directory), name):
             shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
             removed.append(tmp)
     return removed
