@@ -38,3 +38,29 @@ def report(run_dir: Path = typer.Argument(..., help="a spert train output direct
                      progress=None if quiet else (lambda total: tqdm(total=total, desc="predict", unit="sent")))
     for path in write_report(rep, output or run_dir / "report"):
         typer.echo(f"wrote {path}")
+
+
+@app.command()
+def compare(groups: list[str] = typer.Argument(..., metavar="GROUP...", help="a setting's runs: NAME=DIR[,DIR...] "
+                                               "or DIR[,DIR...] (each DIR a spert train output directory or a quoted "
+                                               "glob); the first group is the baseline"),
+            output: Optional[Path] = typer.Option(None, "--output", "-o", help="directory for comparison.json and "
+                                                  "comparison.md (default: print only)"),
+            data: Optional[Path] = typer.Option(None, "--data", "-d", help="gold data the predictions are of "
+                                                "(default: each run's test_path, else valid_path)"),
+            resamples: int = typer.Option(10000, "--resamples", min=100, help="bootstrap replicates"),
+            level: float = typer.Option(0.95, "--level", min=0.5, max=0.999, help="the interval's coverage"),
+            seed: int = typer.Option(0, "--seed", help="the bootstrap's seed"),
+            verbose: bool = VERBOSE) -> None:
+    """Settings against a baseline, over seeds: each group's NER, REL and REL+ (mean ± std of its runs,
+    scored again from their predictions.json) and each setting's micro F1 difference to the baseline,
+    paired by seed, with an interval and P(difference <= 0) from a paired bootstrap over seeds and test
+    sentences. A gain whose whole interval is above 0 is marked beyond noise. No model is loaded."""
+    from spert.train.comparison import compare as run_compare, parse_group
+
+    setup_logging(verbose)
+    result = run_compare([parse_group(g) for g in groups], data=data, resamples=resamples, level=level, seed=seed)
+    typer.echo(result.markdown(), nl=False)
+    if output is not None:
+        for path in result.write(output):
+            typer.echo(f"wrote {path}")

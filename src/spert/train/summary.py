@@ -8,13 +8,13 @@ Typed records that ``train.experiments`` builds from its runs; ``to_json``/``fro
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
 from spert.atomic import atomic_write_text
 from spert.eval.metrics import TASKS, Metrics
+from spert.eval.significance import mean_std
 
 AVERAGES = ("micro", "macro")
 SCORE_TITLES = {"ner": "NER", "rel": "REL", "rel_plus": "REL+"}
@@ -29,7 +29,7 @@ def score_key(task: str, average: str) -> str:
 
 
 SCORE_KEYS = tuple(score_key(task, avg) for task in TASKS for avg in AVERAGES)
-_HEADS = tuple(f"{SCORE_TITLES[task]} {avg}" for task in TASKS for avg in AVERAGES)  # SCORE_KEYS' columns
+SCORE_HEADS = tuple(f"{SCORE_TITLES[task]} {avg}" for task in TASKS for avg in AVERAGES)  # SCORE_KEYS' columns
 
 
 def scores_of(metrics: Metrics) -> dict[str, float]:
@@ -41,16 +41,6 @@ def scores_of(metrics: Metrics) -> dict[str, float]:
 def format_scores(scores: Mapping[str, float]) -> str:
     return ", ".join(f"{SCORE_TITLES[t]} {scores[score_key(t, 'micro')]:.2f}/{scores[score_key(t, 'macro')]:.2f}"
                      for t in TASKS) + " (micro/macro F1)"
-
-
-def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
-    """Mean and sample standard deviation (n - 1); the deviation is None for fewer than two values."""
-    if not values:
-        return None, None
-    m = sum(values) / len(values)
-    if len(values) < 2:
-        return m, None
-    return m, math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
 
 
 @dataclass(frozen=True)
@@ -169,14 +159,14 @@ class ExperimentSummary:
                    tuple(RunSummary.from_json(r) for r in obj["runs"]))
 
     def markdown(self) -> str:
-        rule = "|" + "---|" * (6 + len(_HEADS))
+        rule = "|" + "---|" * (6 + len(SCORE_HEADS))
         return "\n".join([
             f"# {self.title}", "",
             "F1 in percent; mean ± sample standard deviation over the finished runs of each row.", "",
-            "| group | setting | epochs | seeds | folds | runs done | " + " | ".join(_HEADS) + " |", rule,
+            "| group | setting | epochs | seeds | folds | runs done | " + " | ".join(SCORE_HEADS) + " |", rule,
             *(g.markdown_row() for g in self.groups),
             "", "## Runs", "",
-            "| group | fold | seed | status | " + " | ".join(_HEADS) + " | train min | output |", rule,
+            "| group | fold | seed | status | " + " | ".join(SCORE_HEADS) + " | train min | output |", rule,
             *(r.markdown_row() for r in self.runs)]) + "\n"
 
     def write(self, root: Path) -> None:
