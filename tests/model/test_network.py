@@ -193,3 +193,26 @@ def test_packed_eager_attention_equals_padded(tiny_encoder_dir, tok):
     with model.using(pack_training=False):
         ref = model(batch).loss
     torch.testing.assert_close(model(batch).loss, ref, rtol=1e-6, atol=1e-6)
+
+
+def test_spans_and_pairs_for_distillation_alone_leave_the_gold_loss_as_it_was(tiny_encoder_dir, tok):
+    """Spans labelled -100 and the pairs add_distillation_pairs appends get logits, not gold loss."""
+    import numpy as np
+
+    from spert.model.batch import add_distillation_pairs, add_negative_pairs
+    from spert.model.spans import Sample
+    from spert.train.sampling import IGNORED
+
+    model = _model(tiny_encoder_dir, dropout=0.0)
+    batch, samples = _train_batch(tok)
+    plain = model(batch)
+    encs = encode_words_batch(tok, [d.tokens for d in DOCS])
+    more = [Sample(np.concatenate([s.spans, [[0, 3]]]), np.concatenate([s.entity_labels, [IGNORED]]), s.pairs,
+                   s.rel_labels) if i == 0 else s for i, s in enumerate(samples)]
+    extended = add_distillation_pairs(collate(encs, more, tok.pad_token_id), np.array([[0, len(samples[0].spans)], [1, 0]]))
+    out = model(extended)
+    assert extended.distill_pairs == 2 and out.rel_logits.shape[0] == plain.rel_logits.shape[0] + 2
+    torch.testing.assert_close(out.entity_loss, plain.entity_loss)
+    torch.testing.assert_close(out.rel_loss, plain.rel_loss)
+    with pytest.raises(ValueError, match="negatives go before"):
+        add_negative_pairs(extended, np.array([[0, 1]]))

@@ -77,3 +77,37 @@ def test_entity_too_wide_for_width_embedding_is_an_error():
     doc = Document(tuple(["w"] * 120), (Entity("A", 0, 110),), ())
     with pytest.raises(DataError, match="document 4.*entities\\[0\\].*110 words"):
         training_sample(doc, SCHEMA, seeded_rng(0, 0, 0), doc_index=4)
+
+
+def test_distillation_spans_are_more_candidates_the_gold_loss_skips():
+    from spert.model.spans import Sample
+    from spert.train.sampling import IGNORED, distillation_spans
+
+    doc = Document(tuple("a b c d e".split()), (Entity("A", 0, 2),), ())
+    s = training_sample(doc, SCHEMA, seeded_rng(1, 0, 0), neg_entity_count=3, neg_relation_count=0, max_span_size=3)
+    out = distillation_spans(s, 5, 3, 4, np.random.default_rng(0))
+    assert out.spans[:len(s.spans)].tolist() == s.spans.tolist() and out.pairs is s.pairs
+    extra = [tuple(x) for x in out.spans[len(s.spans):].tolist()]
+    cands = {tuple(x) for x in candidate_spans(5, 3).tolist()}
+    assert len(extra) == 4 and len(set(extra)) == 4 and set(extra) <= cands - {tuple(x) for x in s.spans.tolist()}
+    assert out.entity_labels[len(s.spans):].tolist() == [IGNORED] * 4
+    everything = distillation_spans(s, 5, 3, 1000, np.random.default_rng(0))  # capped: every candidate once
+    assert {tuple(x) for x in everything.spans.tolist()} == cands and len(everything.spans) == len(cands)
+    assert distillation_spans(s, 5, 3, 0, np.random.default_rng(0)) is s
+    assert isinstance(out, Sample)
+
+
+def test_teacher_pairs_by_hand():
+    from spert.model.spans import Sample
+    from spert.train.sampling import IGNORED, teacher_pairs
+
+    s = Sample(np.array([[0, 1], [2, 3], [5, 6]]), np.array([1, 2, 0]), np.array([[0, 1]]), np.zeros((1, 2), np.float32))
+    kept = np.array([[0, 1], [2, 3], [4, 5]])  # the teacher keeps two sampled spans and one the sample lacks
+    out, pairs = teacher_pairs(s, kept, 100, np.random.default_rng(0))
+    assert out.spans.tolist() == [[0, 1], [2, 3], [5, 6], [4, 5]] and out.entity_labels.tolist() == [1, 2, 0, IGNORED]
+    # every ordered pair of the three kept spans (indices 0, 1, 3) but the sampled (0, 1)
+    assert sorted(map(tuple, pairs.tolist())) == [(0, 3), (1, 0), (1, 3), (3, 0), (3, 1)]
+    out2, two = teacher_pairs(s, kept, 2, np.random.default_rng(0))
+    assert len(two) == 2 and set(map(tuple, two.tolist())) <= set(map(tuple, pairs.tolist()))
+    assert teacher_pairs(s, kept[:1], 5, np.random.default_rng(0))[1].shape == (0, 2)  # one kept span: no pair
+    assert teacher_pairs(s, kept, 0, np.random.default_rng(0))[0] is s

@@ -165,3 +165,74 @@ def test_a_teacher_beside_negatives_across_sentences(tmp_path, tiny_encoder_dir,
     with pytest.raises(ConfigError, match=r"cannot classify the run's negatives across sentences"):
         train(_cfg(tmp_path, tiny_encoder_dir, teacher=str(windowed), neg_cross_sentence_count=4),
               show_progress=False)
+
+
+def test_the_teachers_reading_of_every_candidate_gives_its_logits_of_the_students_batch(tiny_model_dir):
+    """TeacherModel.read classifies every candidate span; the targets it gives the student's spans and
+    pairs (sampled, across sentences and for distillation alone) are the teacher's own forward pass
+    over exactly the student's batch."""
+    import numpy as np
+
+    from spert.data.documents import read_documents
+    from spert.model.batch import add_distillation_pairs, add_negative_pairs, collate
+    from spert.model.encoders import pad_id
+    from spert.train.distillation import entity_distillation_loss, relation_distillation_loss
+    from spert.train.sampling import cross_sentence_negatives, distillation_spans, seeded_rng, teacher_pairs, training_sample
+    from spert.train.teacher import load_teacher
+
+    torch.manual_seed(0)
+    teacher = load_teacher(tiny_model_dir, CONLL04 / "conll04_train.json", 4, torch.device("cpu"), weight=0.5,
+                           temperature=2.0)
+    schema = teacher.model.schema
+    docs = read_documents(CONLL04 / "conll04_train.json", schema)[:4]
+    ids = [0, 1, 2]
+    samples = [distillation_spans(training_sample(docs[j], schema, seeded_rng(0, 0, j), neg_entity_count=8,
+                                                  neg_relation_count=4), len(docs[j].tokens), 10, 5,
+                                  np.random.default_rng(j)) for j in ids]
+    seen = teacher.read(ids, samples, torch.device("cpu"))
+    assert len(seen.entity_logits) >= sum(len(s.spans) for s in samples)
+    pairs, offset = [], 0
+    for b in range(len(ids)):
+        samples[b], local = teacher_pairs(samples[b], seen.kept(b), 3, np.random.default_rng(b))
+        pairs.append(local + offset)
+        offset += len(samples[b].spans)
+    batch = collate([teacher.encodings[j] for j in ids], samples, pad_id(teacher.tokenizer))
+    add_negative_pairs(batch, cross_sentence_negatives(samples, [len(docs[j].tokens) for j in ids], 2,
+                                                       np.random.default_rng(0)))
+    add_distillation_pairs(batch, np.concatenate(pairs))
+    assert batch.distill_pairs > 0
+    with torch.no_grad():
+        direct = teacher.model(batch)  # the teacher's forward over the student's very batch
+    got = teacher.loss(direct, batch, samples, seen)  # a student equal to its teacher...
+    expected = (entity_distillation_loss(direct.entity_logits, direct.entity_logits, 2.0)
+                + relation_distillation_loss(direct.rel_logits, direct.rel_logits, 2.0))
+    torch.testing.assert_close(got, expected)  # ...has no entity loss and the teacher's own relation entropy
+    rows = seen.rows(samples)
+    torch.testing.assert_close(seen.entity_logits[rows], direct.entity_logits, rtol=1e-5, atol=1e-5)
+
+
+def test_distillation_spans_and_teacher_pairs_train_resume_exactly_and_need_a_teacher(tmp_path, tiny_encoder_dir,
+                                                                                    tiny_model_dir):
+    torch.set_num_threads(1)
+    kw = dict(teacher=str(tiny_model_dir), distill_spans=30, distill_teacher_pairs=6, epochs=2)
+    train(_cfg(tmp_path, tiny_encoder_dir, "whole", **kw), show_progress=False)
+    record = json.loads((tmp_path / "whole" / "model" / "distillation.json").read_text())
+    assert record["distill_spans"] == 30 and record["distill_teacher_pairs"] == 6
+
+    class Interrupt(Exception):
+        pass
+
+    def stop(epoch, state):
+        if epoch == 1:
+            raise Interrupt
+
+    part = _cfg(tmp_path, tiny_encoder_dir, "part", **kw)
+    with pytest.raises(Interrupt):
+        train(part, show_progress=False, on_epoch_end=stop)
+    train(part, resume=True, show_progress=False)
+    assert _same(_weights(tmp_path / "whole"), _weights(tmp_path / "part"))
+    plain = _cfg(tmp_path, tiny_encoder_dir, "plain", teacher=str(tiny_model_dir), epochs=2)
+    train(plain, show_progress=False)
+    assert not _same(_weights(tmp_path / "whole"), _weights(tmp_path / "plain"))  # they change the loss
+    with pytest.raises(ConfigError, match="need a teacher"):
+        _cfg(tmp_path, tiny_encoder_dir, distill_spans=10)

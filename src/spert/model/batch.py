@@ -39,6 +39,7 @@ class Batch:
     entity_labels: torch.Tensor | None = None  # (S,)
     rel_labels: torch.Tensor | None = None  # (P, R)
     cross_sentence: bool = False  # some pairs join spans of two documents (add_negative_pairs)
+    distill_pairs: int = 0  # the last pairs are for the distillation loss alone (add_distillation_pairs)
 
     def to(self, device: torch.device | str) -> "Batch":
         for name, value in vars(self).items():
@@ -98,11 +99,26 @@ def add_negative_pairs(batch: Batch, pairs: np.ndarray) -> Batch:
     labels; the batch says it holds pairs across documents."""
     if len(pairs) == 0:
         return batch
+    if batch.distill_pairs:
+        raise ValueError("negatives go before the pairs for distillation alone")
+    _append_pairs(batch, pairs)
+    batch.cross_sentence = True
+    return batch
+
+
+def add_distillation_pairs(batch: Batch, pairs: np.ndarray) -> Batch:
+    """Append pairs (K, 2) (indices into the batch's spans) that only a distillation loss sees: the
+    gold relation loss leaves out the batch's last ``distill_pairs`` pairs."""
+    if len(pairs):
+        _append_pairs(batch, pairs)
+        batch.distill_pairs += len(pairs)
+    return batch
+
+
+def _append_pairs(batch: Batch, pairs: np.ndarray) -> None:
     extra = torch.from_numpy(np.ascontiguousarray(pairs, dtype=np.int64))
     batch.pair_head = torch.cat([batch.pair_head, extra[:, 0].to(batch.pair_head.device)])
     batch.pair_tail = torch.cat([batch.pair_tail, extra[:, 1].to(batch.pair_tail.device)])
     if batch.rel_labels is not None:
         zeros = batch.rel_labels.new_zeros(len(pairs), batch.rel_labels.shape[1])
         batch.rel_labels = torch.cat([batch.rel_labels, zeros])
-    batch.cross_sentence = True
-    return batch

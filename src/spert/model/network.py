@@ -282,10 +282,12 @@ class SpERTModel(nn.Module):
         rel_logits = self.classify_pairs(cls, context, batch, pooled, width, batch.pair_head, batch.pair_tail)
         out = Output(entity_logits, rel_logits)
         if batch.entity_labels is not None:
+            # spans labelled -100 (for a distillation loss alone) are left out, as cross_entropy does
             out.entity_loss = F.cross_entropy(entity_logits, batch.entity_labels)
-            if rel_logits.numel() > 0 and batch.rel_labels is not None:
+            gold = len(rel_logits) - batch.distill_pairs  # the last distill_pairs are not the gold loss's
+            if gold > 0 and rel_logits.shape[1] > 0 and batch.rel_labels is not None:
                 # mean over types, then mean over pairs: the mean of all P*R terms
-                out.rel_loss = F.binary_cross_entropy_with_logits(rel_logits, batch.rel_labels)
+                out.rel_loss = F.binary_cross_entropy_with_logits(rel_logits[:gold], batch.rel_labels[:gold])
                 out.loss = out.entity_loss + out.rel_loss
             else:
                 # keep the relation head in the graph (zero gradient) so DDP sees every parameter used

@@ -41,6 +41,12 @@ class TrainConfig(ModelSettings, InferenceSettings):
                                   "(1 - w) x gold loss + w x distillation loss (0: plain training, bit for bit)")
     distill_temperature: float = Field(2.0, gt=0, description="softmax/sigmoid temperature of the distillation "
                                        "loss (both sides; the loss is scaled by its square)")
+    distill_spans: int = Field(0, ge=0, description="more candidate spans per sentence that only the distillation "
+                               "loss sees (toward the teacher's class distribution over them), drawn at random "
+                               "among those the sentence's sample lacks (0: the sample's spans only)")
+    distill_teacher_pairs: int = Field(0, ge=0, description="up to N ordered pairs per sentence of the spans the "
+                                       "teacher itself would keep (its entity predictions) that the sample has no "
+                                       "pair of, for the distillation loss alone (0: none)")
     # sampling
     neg_entity_count: int = Field(100, ge=0, description="negative spans sampled per sentence")
     neg_relation_count: int = Field(100, ge=0, description="negative pairs sampled per sentence")
@@ -79,6 +85,9 @@ class TrainConfig(ModelSettings, InferenceSettings):
     def _check(self) -> "TrainConfig":
         if self.early_stopping and self.valid_path is None:
             raise ValueError("early_stopping needs valid_path")
+        if (self.distill_spans or self.distill_teacher_pairs) and self.teacher is None:
+            raise ValueError("distill_spans and distill_teacher_pairs shape a distillation loss: they need a "
+                             "teacher (spert distill --teacher DIR)")
         if self.neg_cross_sentence_count and (self.context in SYNTAX_CONTEXTS or self.context_words):
             raise ValueError("neg_cross_sentence_count pairs sentences of a batch, which have no dependency path "
                              "between them and no shared document window: use it with context localized, full or "

@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -35,12 +35,13 @@ from spert.atomic import atomic_write_text, remove_old_copy, remove_temporaries
 from spert.data.schema import TypeSchema, load_types
 from spert.errors import SpertError, TrainingStopped
 from spert.eval.metrics import Metrics
-from spert.model.batch import add_negative_pairs, collate
+from spert.model.batch import add_distillation_pairs, add_negative_pairs, collate
 from spert.model.checkpoint import build_model, check_start_model, load_weights, save_model
 from spert.model.embedding import TrainVocabEmbedding, attach, restrict_to_training_vocabulary, unrestrict
 from spert.model.encoders import max_subwords, pad_id
 from spert.model.encoding import load_tokenizer, resolve_encoder
 from spert.model.network import SpERTModel
+from spert.model.spans import Sample
 from spert.runtime import package_version, set_cpu_threads, tune_allocator
 from spert.train.config import RUN_CONFIG, TrainConfig
 from spert.train.distillation import combine
@@ -48,11 +49,13 @@ from spert.train.evaluation import Dataset, Evaluation, load_dataset, predict_an
 from spert.train.model_card import CardInput, command_line, write_card
 from spert.train.optim import AdamWNoBiasCorrection, clip_grad_norm, linear_schedule, parameter_groups
 from spert.train.resume import LAST, TrainerState, check_can_resume, last_checkpoint, load_checkpoint, save_checkpoint
-from spert.train.sampling import cross_sentence_negatives, seeded_rng, training_sample
+from spert.train.sampling import (cross_sentence_negatives, distillation_spans, seeded_rng, teacher_pairs,
+                                  training_sample)
 from spert.train.teacher import DISTILLATION_FILE, TeacherModel, check_teacher, load_teacher
 
 log = logging.getLogger(__name__)
 CROSS_STREAM = 7_919  # the random stream of cross-sentence negatives, apart from each document's sampling
+DISTILL_STREAM = 7_927  # the random stream of spans and pairs for the distillation loss alone
 # what a run writes atomically into its output directory (their temporaries are cleared at start and end)
 RUN_WRITES = (LAST, "best", "model", RUN_CONFIG, "processes.json", "metrics.json", "predictions.json")
 
@@ -253,7 +256,8 @@ def set_up(cfg: TrainConfig, resume: bool) -> Run:
     if acc.is_main_process:
         prepare_output_dir(out, cfg, resume)
     teacher = (load_teacher(cfg.teacher, cfg.train_path, cfg.max_train_docs, acc.device, weight=cfg.distill_weight,
-                            temperature=cfg.distill_temperature)
+                            temperature=cfg.distill_temperature, spans=cfg.distill_spans,
+                            pairs=cfg.distill_teacher_pairs)
                if cfg.teacher is not None and cfg.distill_weight > 0 else None)  # weight 0: the plain run
     return Run(cfg, acc, model, tokenizer, schema, train_set, valid_set, test_set, optimizer, scheduler, compact,
                state, updates_per_epoch, total_updates, teacher=teacher)
@@ -349,6 +353,25 @@ def prepare_output_dir(out: Path, cfg: TrainConfig, resume: bool) -> None:
     atomic_write_text(out / RUN_CONFIG, cfg.model_dump_json(indent=2))
 
 
+def distillation_samples(run: Run, samples: list[Sample], ids: Sequence[int], epoch: int):
+    """A batch's samples as a distilled student trains on them: the teacher reads the sentences
+    (every candidate span), each sample gets ``distill_spans`` more spans and up to
+    ``distill_teacher_pairs`` pairs of the spans the teacher would keep (both for the distillation loss
+    alone, from their own random stream: the gold sampling draws what it always draws). Returns the
+    samples, the teacher's reading and the pairs as indices into the batch's spans."""
+    cfg, teacher = run.cfg, run.teacher
+    rngs = [np.random.default_rng([cfg.seed, epoch, DISTILL_STREAM, int(j)]) for j in ids]
+    samples = [distillation_spans(s, len(run.train_set.docs[j].tokens), cfg.max_span_size, cfg.distill_spans, rng)
+               for s, j, rng in zip(samples, ids, rngs)]
+    seen = teacher.read(ids, samples, run.acc.device)
+    pairs, offset = [], 0
+    for b, rng in enumerate(rngs):
+        samples[b], local = teacher_pairs(samples[b], seen.kept(b), cfg.distill_teacher_pairs, rng)
+        pairs.append(local + offset)
+        offset += len(samples[b].spans)
+    return samples, seen, [p for p in pairs if len(p)]
+
+
 def train_epoch(run: Run, epoch: int, show_progress: bool) -> None:
     """One pass over this process's share of the epoch's micro-batches; logs the loss."""
     cfg, acc, model, state = run.cfg, run.acc, run.model, run.state
@@ -365,18 +388,21 @@ def train_epoch(run: Run, epoch: int, show_progress: bool) -> None:
                                    neg_entity_count=cfg.neg_entity_count, neg_relation_count=cfg.neg_relation_count,
                                    max_span_size=cfg.max_span_size, negatives=cfg.negatives, doc_index=int(j))
                    for j in ids]
+        seen, distilled = None, []  # spert distill: the teacher's reading, the pairs for its loss alone
+        if run.teacher is not None:
+            samples, seen, distilled = distillation_samples(run, samples, ids, epoch)
         batch = collate([run.train_set.encodings[j] for j in ids], samples, run.pad)
-        cross = None
         if cfg.neg_cross_sentence_count:  # off by default: the spec's sampling draws nothing more
-            cross = cross_sentence_negatives(samples, [len(run.train_set.docs[j].tokens) for j in ids],
-                                             cfg.neg_cross_sentence_count,
-                                             np.random.default_rng([cfg.seed, epoch, CROSS_STREAM, int(ids[0])]))
-            add_negative_pairs(batch, cross)
+            add_negative_pairs(batch, cross_sentence_negatives(
+                samples, [len(run.train_set.docs[j].tokens) for j in ids], cfg.neg_cross_sentence_count,
+                np.random.default_rng([cfg.seed, epoch, CROSS_STREAM, int(ids[0])])))
+        if distilled:
+            add_distillation_pairs(batch, np.concatenate(distilled))
         batch = batch.to(device)
         with acc.accumulate(model):
             res = model(batch)
-            loss = res.loss if run.teacher is None else combine(
-                res.loss, run.teacher.loss(res, ids, samples, device, cross), cfg.distill_weight)
+            loss = res.loss if seen is None else combine(
+                res.loss, run.teacher.loss(res, batch, samples, seen), cfg.distill_weight)
             acc.backward(loss)
             rel_loss = res.rel_loss.detach() if res.rel_loss is not None else torch.zeros((), device=device)
             loss_sum += torch.stack([loss.detach(), res.entity_loss.detach(), rel_loss])

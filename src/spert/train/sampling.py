@@ -101,3 +101,51 @@ def cross_sentence_negatives(samples: Sequence[Sample], num_words: Sequence[int]
         if k:
             out += [cands[i] for i in sorted(rng.choice(len(cands), size=k, replace=False))]
     return np.array(out, dtype=np.int64).reshape(-1, 2)
+
+
+IGNORED = -100  # the entity label of a span only the distillation loss sees (torch's cross-entropy skips it)
+
+
+def distillation_spans(sample: Sample, num_words: int, max_span_size: int, count: int,
+                       rng: np.random.Generator) -> Sample:
+    """``sample`` with up to ``count`` more candidate spans (``distill_spans``), drawn without
+    replacement among those it does not hold, labelled :data:`IGNORED`: the gold loss skips them and
+    the distillation loss takes the teacher's distribution over them. Its pairs are unchanged."""
+    if count <= 0:
+        return sample
+    held = {tuple(s) for s in sample.spans.tolist()}
+    cands = candidate_spans(num_words, max_span_size)
+    free = cands[np.array([tuple(s) not in held for s in cands.tolist()], dtype=bool)] if len(cands) else cands
+    k = min(count, len(free))
+    if not k:
+        return sample
+    extra = free[np.sort(rng.choice(len(free), size=k, replace=False))]
+    return _with_spans(sample, extra)
+
+
+def teacher_pairs(sample: Sample, kept: np.ndarray, count: int, rng: np.random.Generator) -> tuple[Sample, np.ndarray]:
+    """Pairs of the spans the teacher would keep (``kept``: (E, 2) word spans it classifies as entities):
+    up to ``count`` ordered pairs of two of them that ``sample`` has no pair of, drawn without
+    replacement (``distill_teacher_pairs``). Returns the sample with the kept spans it lacked appended
+    (labelled :data:`IGNORED`) and the pairs as indices into its spans: (K, 2), for the distillation
+    loss alone."""
+    none = np.zeros((0, 2), dtype=np.int64)
+    if count <= 0 or len(kept) < 2:
+        return sample, none
+    held = {tuple(s): i for i, s in enumerate(sample.spans.tolist())}
+    missing = np.array([s for s in kept.tolist() if tuple(s) not in held], dtype=np.int64).reshape(-1, 2)
+    out = _with_spans(sample, missing) if len(missing) else sample
+    index = {tuple(s): i for i, s in enumerate(out.spans.tolist())}
+    ids = [index[tuple(s)] for s in kept.tolist()]
+    sampled = {(int(h), int(t)) for h, t in sample.pairs.tolist()}
+    cands = [(h, t) for h in ids for t in ids if h != t and (h, t) not in sampled]
+    k = min(count, len(cands))
+    if not k:
+        return out, none
+    return out, np.array([cands[i] for i in np.sort(rng.choice(len(cands), size=k, replace=False))], dtype=np.int64)
+
+
+def _with_spans(sample: Sample, extra: np.ndarray) -> Sample:
+    labels = None if sample.entity_labels is None else \
+        np.concatenate([sample.entity_labels, np.full(len(extra), IGNORED, dtype=np.int64)])
+    return Sample(np.concatenate([sample.spans, extra.astype(np.int64)]), labels, sample.pairs, sample.rel_labels)

@@ -3,11 +3,13 @@ the student's training also learns from.
 
 Spans and pairs are word ranges, so teacher and student may differ in encoder, tokenizer and size:
 the teacher reads the same sentences through its own tokenizer (its own encodings, its document or
-syntactic context) and classifies exactly the spans and pairs the student's sampling drew for the
-batch, in the same order (:func:`spert.model.batch.collate` of the same samples). Its logits are
-computed online, beside the student, in eval mode and without gradients: nothing is cached, so
-memory stays that of one more model whatever the corpus's length, and a resumed run computes the
-same targets (no dropout, no random numbers drawn). The losses are
+syntactic context) and classifies every candidate span of them (:meth:`TeacherModel.read`), so that
+it has an opinion on spans the student's sample lacks: those it would keep give pairs for the
+distillation loss (``distill_teacher_pairs``) and ``distill_spans`` more spans are compared with the
+student's. It then classifies exactly the pairs of the student's batch (:meth:`TeacherModel.loss`).
+Its logits are computed online, beside the student, in eval mode and without gradients: nothing is
+cached, so memory stays that of one more model whatever the corpus's length, and a resumed run
+computes the same targets (no dropout, no random numbers drawn). The losses are
 :mod:`spert.train.distillation`'s.
 """
 
@@ -23,12 +25,13 @@ import torch
 
 from spert.data.schema import TypeSchema
 from spert.errors import ConfigError
-from spert.model.batch import add_negative_pairs, collate
+from spert.model.batch import Batch, collate
 from spert.model.checkpoint import load_model, read_model_meta
 from spert.model.settings import SYNTAX_CONTEXTS
 from spert.model.encoders import pad_id
 from spert.model.encoding import Encoding
 from spert.model.network import Output, SpERTModel
+from spert.model.spans import Sample, candidate_spans
 from spert.train.distillation import entity_distillation_loss, relation_distillation_loss
 from spert.train.evaluation import model_dataset
 from spert.train.model_card import Teacher as CardTeacher
@@ -62,6 +65,33 @@ def check_teacher(path: Path, schema: TypeSchema, max_span_size: int, cross_sent
 
 
 @dataclass
+class TeacherPass:
+    """The teacher's reading of one batch: every candidate span of its sentences classified (and any
+    sampled span beyond them: a gold entity wider than the candidates), the encoder's outputs kept for
+    the pairs it classifies next (:meth:`TeacherModel.loss`)."""
+
+    batch: Batch  # the teacher's: its own encodings; each sentence's candidates, then its wider sampled spans
+    cls: torch.Tensor  # (B, H')
+    context: Any  # the context pooler
+    pooled: torch.Tensor  # (S', H')
+    width: torch.Tensor  # (S', D')
+    entity_logits: torch.Tensor  # (S', C)
+    index: list[dict[tuple[int, int], int]]  # per sentence: word span -> its row in the teacher's spans
+
+    def kept(self, b: int) -> np.ndarray:
+        """The spans of sentence ``b`` the teacher classifies as entities (what it would keep): (E, 2)."""
+        rows = np.array(list(self.index[b].values()), dtype=np.int64)
+        spans = np.array(list(self.index[b].keys()), dtype=np.int64).reshape(-1, 2)
+        klass = self.entity_logits[torch.from_numpy(rows).to(self.entity_logits.device)].argmax(-1).cpu().numpy()
+        return spans[klass != 0]
+
+    def rows(self, samples: Sequence[Sample]) -> torch.Tensor:
+        """The teacher's row of each span of the student's batch (``samples`` as collated): (S,)."""
+        rows = [self.index[b][span] for b, s in enumerate(samples) for span in map(tuple, s.spans.tolist())]
+        return torch.tensor(rows, dtype=torch.int64, device=self.entity_logits.device)
+
+
+@dataclass
 class TeacherModel:
     """A loaded teacher and its encodings of the training sentences (in the student's order)."""
 
@@ -71,21 +101,43 @@ class TeacherModel:
     encodings: Sequence[Encoding]
     weight: float
     temperature: float
+    spans: int = 0  # distill_spans
+    pairs: int = 0  # distill_teacher_pairs
 
-    def loss(self, student: Output, ids: Sequence[int], samples: Sequence[Any], device: torch.device,
-             extra_pairs: np.ndarray | None = None) -> torch.Tensor:
-        """The distillation loss of a student's batch: entity KL and relation BCE toward the teacher's
-        logits over the same spans (S, C) and pairs (P, R), the samples' pairs then ``extra_pairs``
-        (the student's negatives across sentences, :func:`spert.model.batch.add_negative_pairs`)."""
-        batch = collate([self.encodings[j] for j in ids], samples, pad_id(self.tokenizer))
-        if extra_pairs is not None:
-            add_negative_pairs(batch, extra_pairs)
-        batch = batch.to(device)
+    def read(self, ids: Sequence[int], samples: Sequence[Sample], device: torch.device) -> TeacherPass:
+        """The teacher over the sentences ``ids``: every candidate span classified, in eval mode, no gradient."""
+        limit = self.model.settings.max_span_size  # the run's (check_teacher)
+        spans, index = [], []
+        for j, sample in zip(ids, samples):
+            cands = candidate_spans(self.encodings[j].num_words, limit)
+            known = {tuple(c): i for i, c in enumerate(cands.tolist())}
+            wider = [s for s in map(tuple, sample.spans.tolist()) if s not in known]
+            for s in wider:
+                known[s] = len(known)
+            spans.append(np.concatenate([cands, np.array(wider, dtype=np.int64).reshape(-1, 2)]))
+            index.append(known)
+        empty = np.zeros((0, 2), dtype=np.int64)
+        batch = collate([self.encodings[j] for j in ids], [Sample(sp, None, empty, None) for sp in spans],
+                        pad_id(self.tokenizer)).to(device)
+        offsets = np.concatenate([[0], np.cumsum([len(sp) for sp in spans])])
+        index = [{k: int(offsets[b] + v) for k, v in known.items()} for b, known in enumerate(index)]
         with torch.no_grad():
-            target = self.model(batch)
+            cls, pooler, context = self.model.encode(batch)
+            pooled, width, logits = self.model.classify_spans(cls, pooler, batch)
+        return TeacherPass(batch, cls, context, pooled, width, logits, index)
+
+    def loss(self, student: Output, batch: Batch, samples: Sequence[Sample], seen: TeacherPass) -> torch.Tensor:
+        """The distillation loss of a student's batch (``batch``, collated from ``samples``): entity KL
+        and relation BCE toward the teacher's logits over the same spans (S, C) and pairs (P, R), every
+        pair the batch holds (sampled, across sentences, for distillation alone)."""
+        rows = seen.rows(samples)  # (S,) the teacher's row of each student span
+        head, tail = rows[batch.pair_head.to(rows.device)], rows[batch.pair_tail.to(rows.device)]  # (P,)
+        seen.batch.cross_sentence = batch.cross_sentence
+        with torch.no_grad():
+            rel = self.model.classify_pairs(seen.cls, seen.context, seen.batch, seen.pooled, seen.width, head, tail)
         t = self.temperature
-        return (entity_distillation_loss(student.entity_logits, target.entity_logits, t)
-                + relation_distillation_loss(student.rel_logits, target.rel_logits, t))
+        return (entity_distillation_loss(student.entity_logits, seen.entity_logits[rows], t)
+                + relation_distillation_loss(student.rel_logits, rel, t))
 
     def card(self) -> CardTeacher:
         """What the student's model card says of it: path, encoder, test scores (its run's metrics.json)."""
@@ -99,14 +151,15 @@ class TeacherModel:
         return {"teacher": card.path, "teacher_encoder": card.encoder,
                 "teacher_model_type": self.model.encoder.config.model_type,
                 "distill_weight": self.weight, "distill_temperature": self.temperature,
+                "distill_spans": self.spans, "distill_teacher_pairs": self.pairs,
                 "teacher_scores": card.scores}
 
 
 def load_teacher(path: Path, train_path: Path, max_docs: int | None, device: torch.device, *, weight: float,
-                 temperature: float) -> TeacherModel:
+                 temperature: float, spans: int = 0, pairs: int = 0) -> TeacherModel:
     """The teacher in eval mode on ``device``, frozen, with its encodings of the training sentences."""
     with torch.random.fork_rng(devices=[]):  # building its encoder draws random numbers: not the run's
         model, tokenizer, _ = load_model(path, device)
     model.requires_grad_(False)
     data = model_dataset(model, tokenizer, train_path, max_docs)
-    return TeacherModel(path, model, tokenizer, data.encodings, weight, temperature)
+    return TeacherModel(path, model, tokenizer, data.encodings, weight, temperature, spans, pairs)
