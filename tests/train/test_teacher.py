@@ -236,3 +236,63 @@ def test_distillation_spans_and_teacher_pairs_train_resume_exactly_and_need_a_te
     assert not _same(_weights(tmp_path / "whole"), _weights(tmp_path / "plain"))  # they change the loss
     with pytest.raises(ConfigError, match="need a teacher"):
         _cfg(tmp_path, tiny_encoder_dir, distill_spans=10)
+
+
+def test_silver_sentences_labelled_by_the_teacher_join_the_training_set(tmp_path, tiny_encoder_dir, tiny_model_dir):
+    """silver_path (raw text and SpERT JSON) and silver_swap: the teacher labels the sentences once,
+    silver.json holds its labels, the student trains on gold then silver, and a resumed run reads
+    silver.json back and ends as the uninterrupted one."""
+    from spert.data.documents import read_documents
+    from spert.train.loop import set_up
+
+    torch.set_num_threads(1)
+    text = tmp_path / "text.txt"
+    text.write_text("John Smith works for Acme Corp in Paris. He lives in Rome.\n\nMary Jones visited Berlin.\n")
+    kw = dict(teacher=str(tiny_model_dir), silver_path=str(text), silver_swap=1, epochs=2, max_train_docs=6)
+    run = set_up(_cfg(tmp_path, tiny_encoder_dir, "whole", **kw), resume=False)
+    silver = read_documents(tmp_path / "whole" / "silver.json", run.schema)
+    gold = run.train_set.docs[:6]
+    assert run.train_set.docs[6:] == silver and len(run.teacher.encodings) == len(run.train_set.docs)
+    assert [d.tokens for d in silver[:3]] == [tuple("John Smith works for Acme Corp in Paris .".split()),
+                                              tuple("He lives in Rome .".split()), tuple("Mary Jones visited Berlin .".split())]
+    swapped = silver[3:]  # one copy per gold sentence that has a mention to swap, never a gold sentence
+    assert 0 < len(swapped) <= 6 and not {d.tokens for d in swapped} & {d.tokens for d in gold}
+    assert sum(len(d.entities) for d in silver) > 0  # the tiny teacher's predictions, not the gold
+    train(_cfg(tmp_path, tiny_encoder_dir, "whole", **kw), show_progress=False)
+    assert json.loads((tmp_path / "whole" / "model" / "distillation.json").read_text())["silver_sentences"] == len(silver)
+
+    class Interrupt(Exception):
+        pass
+
+    def stop(epoch, state):
+        if epoch == 1:
+            raise Interrupt
+
+    part = _cfg(tmp_path, tiny_encoder_dir, "part", **kw)
+    with pytest.raises(Interrupt):
+        train(part, show_progress=False, on_epoch_end=stop)
+    text.write_text("Something else entirely.\n")  # resumed: silver.json is read back, not labelled again
+    train(part, resume=True, show_progress=False)
+    assert _same(_weights(tmp_path / "whole"), _weights(tmp_path / "part"))
+    with pytest.raises(ConfigError, match="need a teacher"):
+        _cfg(tmp_path, tiny_encoder_dir, silver_swap=1)
+    with pytest.raises(ConfigError, match="no documents to give context_words"):
+        _cfg(tmp_path, tiny_encoder_dir, teacher=str(tiny_model_dir), silver_swap=1, context_words=8)
+
+
+def test_swap_mentions_by_hand():
+    import numpy as np
+
+    from spert.data.documents import Document, Entity
+    from spert.data.silver import mentions_by_type, swap_mentions
+
+    docs = [Document(tuple("Smith works for Acme".split()), (Entity("Peop", 0, 1), Entity("Org", 3, 4))),
+            Document(tuple("Mary Jones joined Globex Inc .".split()), (Entity("Peop", 0, 2), Entity("Org", 3, 5))),
+            Document(tuple("nothing here".split()))]
+    assert mentions_by_type(docs) == {"Peop": [("Smith",), ("Mary", "Jones")], "Org": [("Acme",), ("Globex", "Inc")]}
+    out = swap_mentions(docs, 1, np.random.default_rng(0))
+    # each type has one other mention: the swap is determined
+    assert [d.tokens for d in out] == [tuple("Mary Jones works for Globex Inc".split()),
+                                      tuple("Smith joined Acme .".split())]
+    assert all(not d.entities for d in out)
+    assert swap_mentions(docs, 3, np.random.default_rng(0)) == out  # duplicates dropped

@@ -47,6 +47,12 @@ class TrainConfig(ModelSettings, InferenceSettings):
     distill_teacher_pairs: int = Field(0, ge=0, description="up to N ordered pairs per sentence of the spans the "
                                        "teacher itself would keep (its entity predictions) that the sample has no "
                                        "pair of, for the distillation loss alone (0: none)")
+    silver_path: Path | None = Field(None, description="sentences without annotations (a .txt file, one text a "
+                                     "line, or SpERT JSON / JSON Lines, whose annotations are dropped) that the "
+                                     "teacher labels and the student trains on too (spert distill)")
+    silver_swap: int = Field(0, ge=0, description="silver copies of each training sentence with its entity mentions "
+                             "replaced by other training mentions of the same type, labelled by the teacher "
+                             "(spert distill; 0: none)")
     # sampling
     neg_entity_count: int = Field(100, ge=0, description="negative spans sampled per sentence")
     neg_relation_count: int = Field(100, ge=0, description="negative pairs sampled per sentence")
@@ -88,6 +94,12 @@ class TrainConfig(ModelSettings, InferenceSettings):
         if (self.distill_spans or self.distill_teacher_pairs) and self.teacher is None:
             raise ValueError("distill_spans and distill_teacher_pairs shape a distillation loss: they need a "
                              "teacher (spert distill --teacher DIR)")
+        if (self.silver_path or self.silver_swap) and (self.teacher is None or self.distill_weight == 0):
+            raise ValueError("silver_path and silver_swap are sentences a teacher labels: they need a teacher "
+                             "(spert distill --teacher DIR) and a distill_weight above 0")
+        if (self.silver_path or self.silver_swap) and self.context_words:
+            raise ValueError("silver sentences have no documents to give context_words of context: use "
+                             "context_words 0 with silver_path or silver_swap")
         if self.neg_cross_sentence_count and (self.context in SYNTAX_CONTEXTS or self.context_words):
             raise ValueError("neg_cross_sentence_count pairs sentences of a batch, which have no dependency path "
                              "between them and no shared document window: use it with context localized, full or "

@@ -51,13 +51,13 @@ from spert.train.optim import AdamWNoBiasCorrection, clip_grad_norm, linear_sche
 from spert.train.resume import LAST, TrainerState, check_can_resume, last_checkpoint, load_checkpoint, save_checkpoint
 from spert.train.sampling import (cross_sentence_negatives, distillation_spans, seeded_rng, teacher_pairs,
                                   training_sample)
-from spert.train.teacher import DISTILLATION_FILE, TeacherModel, check_teacher, load_teacher
+from spert.train.teacher import DISTILLATION_FILE, SILVER_FILE, TeacherModel, check_teacher, load_teacher, with_silver
 
 log = logging.getLogger(__name__)
 CROSS_STREAM = 7_919  # the random stream of cross-sentence negatives, apart from each document's sampling
 DISTILL_STREAM = 7_927  # the random stream of spans and pairs for the distillation loss alone
 # what a run writes atomically into its output directory (their temporaries are cleared at start and end)
-RUN_WRITES = (LAST, "best", "model", RUN_CONFIG, "processes.json", "metrics.json", "predictions.json")
+RUN_WRITES = (LAST, "best", "model", RUN_CONFIG, "processes.json", "metrics.json", "predictions.json", SILVER_FILE)
 
 
 def evaluate_model(model, tokenizer, data: Dataset, cfg: TrainConfig, show_progress: bool) -> Evaluation:
@@ -237,7 +237,8 @@ def set_up(cfg: TrainConfig, resume: bool) -> Run:
     check_output_dir(out, resume, acc.is_main_process)
     schema = load_types(cfg.types_path)
     if cfg.teacher is not None:  # refused before any weights load
-        check_teacher(cfg.teacher, schema, cfg.max_span_size, cross_sentence=cfg.neg_cross_sentence_count > 0)
+        check_teacher(cfg.teacher, schema, cfg.max_span_size, cross_sentence=cfg.neg_cross_sentence_count > 0,
+                      silver=bool(cfg.silver_path or cfg.silver_swap))
     model, tokenizer = build_start_model(cfg, schema, resume)
     limit = max_subwords(model.encoder.config, tokenizer)
     train_set = load_dataset(cfg.train_path, schema, tokenizer, limit, cfg.max_train_docs, cfg.context_words,
@@ -245,6 +246,12 @@ def set_up(cfg: TrainConfig, resume: bool) -> Run:
     valid_set, test_set = (load_dataset(path, schema, tokenizer, limit, cfg.max_eval_docs, cfg.context_words,
                                         cfg.syntax_model)
                            if path else None for path in (cfg.valid_path, cfg.test_path))
+    teacher = (load_teacher(cfg.teacher, cfg.train_path, cfg.max_train_docs, acc.device, weight=cfg.distill_weight,
+                            temperature=cfg.distill_temperature, spans=cfg.distill_spans,
+                            pairs=cfg.distill_teacher_pairs)
+               if cfg.teacher is not None and cfg.distill_weight > 0 else None)  # weight 0: the plain run
+    if teacher is not None and (cfg.silver_path or cfg.silver_swap):
+        train_set = with_silver(cfg, schema, train_set, teacher, tokenizer, limit, resume, acc.is_main_process)
     compact = compact_embedding(cfg, model, train_set, pad_id(tokenizer))
     group = acc.num_processes * cfg.grad_accumulation
     updates_per_epoch = count_updates(cfg, len(train_set.docs), acc.num_processes)
@@ -255,10 +262,6 @@ def set_up(cfg: TrainConfig, resume: bool) -> Run:
     model, optimizer = acc.prepare(model, optimizer)
     if acc.is_main_process:
         prepare_output_dir(out, cfg, resume)
-    teacher = (load_teacher(cfg.teacher, cfg.train_path, cfg.max_train_docs, acc.device, weight=cfg.distill_weight,
-                            temperature=cfg.distill_temperature, spans=cfg.distill_spans,
-                            pairs=cfg.distill_teacher_pairs)
-               if cfg.teacher is not None and cfg.distill_weight > 0 else None)  # weight 0: the plain run
     return Run(cfg, acc, model, tokenizer, schema, train_set, valid_set, test_set, optimizer, scheduler, compact,
                state, updates_per_epoch, total_updates, teacher=teacher)
 

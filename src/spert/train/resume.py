@@ -33,11 +33,12 @@ _RESUME_FREE = {"output_dir", "eval_batch_size", "log_every", "cpu", "checkpoint
 BEFORE_SETTING = {"pack_sequences": False, "compact_embeddings": False, "head_init": "torch", "context_words": 0,
                    "context_pooling": "same", "init_model": None, "syntax_model": None, "teacher": None,
                    "neg_cross_sentence_count": default_of(TrainConfig, "neg_cross_sentence_count"),
-                   # without a teacher these four change nothing: the defaults
+                   # without a teacher these change nothing: the defaults
                    "distill_weight": default_of(TrainConfig, "distill_weight"),
                    "distill_temperature": default_of(TrainConfig, "distill_temperature"),
                    "distill_spans": default_of(TrainConfig, "distill_spans"),
-                   "distill_teacher_pairs": default_of(TrainConfig, "distill_teacher_pairs")}
+                   "distill_teacher_pairs": default_of(TrainConfig, "distill_teacher_pairs"),
+                   "silver_path": None, "silver_swap": default_of(TrainConfig, "silver_swap")}
 
 
 @dataclass

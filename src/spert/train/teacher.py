@@ -16,6 +16,7 @@ computes the same targets (no dropout, no random numbers drawn). The losses are
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -23,20 +24,30 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from spert.data.documents import Document, read_documents, write_records
+from spert.data.silver import swap_mentions, unlabelled_sentences
 from spert.data.schema import TypeSchema
 from spert.errors import ConfigError
 from spert.model.batch import Batch, collate
 from spert.model.checkpoint import load_model, read_model_meta
 from spert.model.settings import SYNTAX_CONTEXTS
-from spert.model.encoders import pad_id
+from spert.infer.options import PredictOptions
+from spert.infer.runner import predict_documents
+from spert.model.context import sentence_encodings
+from spert.model.encoders import check_lengths, max_subwords, pad_id
 from spert.model.encoding import Encoding
 from spert.model.network import Output, SpERTModel
 from spert.model.spans import Sample, candidate_spans
+from spert.train.config import TrainConfig
 from spert.train.distillation import entity_distillation_loss, relation_distillation_loss
-from spert.train.evaluation import model_dataset
+from spert.train.evaluation import Dataset, model_dataset
 from spert.train.model_card import Teacher as CardTeacher
 
 DISTILLATION_FILE = "distillation.json"  # in a student's model directory: where its targets came from
+SILVER_FILE = "silver.json"  # in a run's output directory: the teacher's labels of the silver sentences
+SILVER_STREAM = 7_933  # the random stream of silver_swap's mention swaps
+
+log = logging.getLogger(__name__)
 
 
 def _types(schema_json: dict[str, Any]) -> str:
@@ -44,10 +55,12 @@ def _types(schema_json: dict[str, Any]) -> str:
             f"relations {', '.join(schema_json.get('relations', {})) or 'none'}")
 
 
-def check_teacher(path: Path, schema: TypeSchema, max_span_size: int, cross_sentence: bool = False) -> None:
+def check_teacher(path: Path, schema: TypeSchema, max_span_size: int, cross_sentence: bool = False,
+                  silver: bool = False) -> None:
     """Refuse a teacher before any weights load: a PyTorch model directory of the run's types and
-    span-width limit, and where the student draws negatives across sentences (``cross_sentence``) one
-    that can classify them (no syntactic or document context). The error names the setting and both sides."""
+    span-width limit, where the student draws negatives across sentences (``cross_sentence``) one
+    that can classify them (no syntactic or document context), and where it labels silver sentences
+    one that reads sentences alone (no document context). The error names the setting and both sides."""
     meta = read_model_meta(path)  # a missing or foreign directory: its own one line
     if meta.onnx is not None:
         raise ConfigError(f"teacher: {path} is an ONNX export; name the PyTorch model directory it was exported from")
@@ -62,6 +75,10 @@ def check_teacher(path: Path, schema: TypeSchema, max_span_size: int, cross_sent
         raise ConfigError(f"teacher: {path} has context {meta.settings.context} and context_words "
                           f"{meta.settings.context_words}; it cannot classify the run's negatives across "
                           f"sentences (neg_cross_sentence_count): use a teacher without them, or set it to 0")
+    if silver and meta.settings.context_words:
+        raise ConfigError(f"teacher: {path} reads context_words {meta.settings.context_words} of document "
+                          f"context, which silver sentences (silver_path, silver_swap) do not have: use a teacher "
+                          f"without it, or no silver data")
 
 
 @dataclass
@@ -101,8 +118,26 @@ class TeacherModel:
     encodings: Sequence[Encoding]
     weight: float
     temperature: float
+    threshold: float  # its relation threshold (its model directory's), for labelling silver sentences
     spans: int = 0  # distill_spans
     pairs: int = 0  # distill_teacher_pairs
+    silver: int = 0  # silver sentences the student also trains on (their encodings follow the gold ones)
+
+    def label(self, docs: Sequence[Document], batch_size: int, path: Any = None) -> list[Document]:
+        """Silver documents: the teacher's predictions of sentences (its entities and relations at its
+        own threshold) as training documents."""
+        preds = predict_documents(self.model, self.tokenizer, [d.tokens for d in docs],
+                                  PredictOptions(rel_filter_threshold=self.threshold, batch_size=batch_size), path=path)
+        return [p.to_document() for p in preds]
+
+    def add_sentences(self, docs: Sequence[Document], path: Any = None) -> None:
+        """Read more training sentences (silver ones, each alone), after those it has."""
+        limit = max_subwords(self.model.encoder.config, self.tokenizer)
+        extra = sentence_encodings(self.tokenizer, [d.tokens for d in docs], None, 0, limit,
+                                   self.model.settings.syntax_model)
+        check_lengths(extra, limit, path)
+        self.encodings = [*self.encodings, *extra]
+        self.silver += len(extra)
 
     def read(self, ids: Sequence[int], samples: Sequence[Sample], device: torch.device) -> TeacherPass:
         """The teacher over the sentences ``ids``: every candidate span classified, in eval mode, no gradient."""
@@ -151,7 +186,7 @@ class TeacherModel:
         return {"teacher": card.path, "teacher_encoder": card.encoder,
                 "teacher_model_type": self.model.encoder.config.model_type,
                 "distill_weight": self.weight, "distill_temperature": self.temperature,
-                "distill_spans": self.spans, "distill_teacher_pairs": self.pairs,
+                "distill_spans": self.spans, "distill_teacher_pairs": self.pairs, "silver_sentences": self.silver,
                 "teacher_scores": card.scores}
 
 
@@ -159,7 +194,32 @@ def load_teacher(path: Path, train_path: Path, max_docs: int | None, device: tor
                  temperature: float, spans: int = 0, pairs: int = 0) -> TeacherModel:
     """The teacher in eval mode on ``device``, frozen, with its encodings of the training sentences."""
     with torch.random.fork_rng(devices=[]):  # building its encoder draws random numbers: not the run's
-        model, tokenizer, _ = load_model(path, device)
+        model, tokenizer, inference = load_model(path, device)
     model.requires_grad_(False)
     data = model_dataset(model, tokenizer, train_path, max_docs)
-    return TeacherModel(path, model, tokenizer, data.encodings, weight, temperature, spans, pairs)
+    return TeacherModel(path, model, tokenizer, data.encodings, weight, temperature,
+                        inference.rel_filter_threshold, spans, pairs)
+
+
+def with_silver(cfg: TrainConfig, schema: TypeSchema, train_set: Dataset, teacher: TeacherModel, tokenizer, limit: int,
+                resume: bool, main: bool) -> Dataset:
+    """The training set with silver sentences after the gold ones: ``silver_path``'s sentences and
+    ``silver_swap`` mention swaps of the gold ones, labelled by the teacher once and kept in
+    ``OUTPUT_DIR/silver.json`` (what a resumed run reads back instead of labelling again)."""
+    path = Path(cfg.output_dir) / SILVER_FILE
+    if resume and path.is_file():
+        docs = read_documents(path, schema)
+    else:
+        sentences = unlabelled_sentences(cfg.silver_path) if cfg.silver_path else []
+        if cfg.silver_swap:
+            sentences += swap_mentions(train_set.docs, cfg.silver_swap, np.random.default_rng([cfg.seed, SILVER_STREAM]))
+        if main:
+            log.info("the teacher labels %d silver sentences", len(sentences))
+        docs = teacher.label(sentences, cfg.eval_batch_size, cfg.silver_path)
+        if main:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_records(path, [d.to_json() for d in docs])
+    teacher.add_sentences(docs, path)
+    encodings = sentence_encodings(tokenizer, [d.tokens for d in docs], None, 0, limit, cfg.syntax_model)
+    check_lengths(encodings, limit, path)
+    return Dataset(train_set.path, [*train_set.docs, *docs], [*train_set.encodings, *encodings])
