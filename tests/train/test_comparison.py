@@ -59,6 +59,12 @@ def test_groups_are_scored_from_their_predictions_and_paired_by_seed(tmp_path):
     assert better["ner"].beyond_noise() and better["ner"].p_not_better == 0.0
     partial = result.differences["partial"]
     assert partial["ner"].seeds == (2,) and partial["ner"].std is None  # only the seed both have
+    assert all(v == 0 for r in result.others[0].runs for v in r.errors.values())  # the gold itself: no error
+    assert sum(result.baseline.runs[0].errors.values()) > 0
+    base = result.baseline.runs[0]  # CoNLL04 has no overlapping entities: each one left out is missed
+    predicted = sum(len(d["entities"]) for d in json.loads((base.path / "predictions.json").read_text()))
+    assert base.errors["missed entity"] == sum(len(d["entities"]) for d in GOLD) - predicted
+    assert base.errors["spurious entity"] == 0 and base.errors["spurious relation"] == 0
     md = result.markdown()
     assert "| base | 1, 2, 3 | " in md and "**beyond noise**" in md and "| partial | 2 | " in md
     paths = result.write(tmp_path / "out")
@@ -86,6 +92,11 @@ def test_groups_that_cannot_be_compared_are_refused(tmp_path):
     (tmp_path / "b2" / "predictions.json").unlink()
     with pytest.raises(SpertError, match=r"b2: no predictions.json"):
         compare([parse_group(f"a={tmp_path}/a1"), parse_group(f"b={tmp_path}/b2")])
+    with pytest.raises(SpertError, match=r"group b: no finished run"):
+        compare([parse_group(f"a={tmp_path}/a1"), parse_group(f"b={tmp_path}/b2")], skip_unfinished=True)
+    kept = compare([parse_group(f"a={tmp_path}/a1"), parse_group(f"b={tmp_path}/b2,{tmp_path}/a1b")],
+                   skip_unfinished=True)
+    assert [r.path.name for r in kept.others[0].runs] == ["a1b"]
     bad = json.loads((tmp_path / "a1b" / "predictions.json").read_text())
     bad[3]["tokens"] = ["x"] * len(bad[3]["tokens"])
     (tmp_path / "a1b" / "predictions.json").write_text(json.dumps(bad))

@@ -51,6 +51,8 @@ def compare(groups: list[str] = typer.Argument(..., metavar="GROUP...", help="a 
             resamples: int = typer.Option(10000, "--resamples", min=100, help="bootstrap replicates"),
             level: float = typer.Option(0.95, "--level", min=0.5, max=0.999, help="the interval's coverage"),
             seed: int = typer.Option(0, "--seed", help="the bootstrap's seed"),
+            skip_unfinished: bool = typer.Option(False, "--skip-unfinished", help="leave out runs without "
+                                                 "predictions.json, with a warning (default: an error)"),
             verbose: bool = VERBOSE) -> None:
     """Settings against a baseline, over seeds: each group's NER, REL and REL+ (mean ± std of its runs,
     scored again from their predictions.json) and each setting's micro F1 difference to the baseline,
@@ -59,7 +61,8 @@ def compare(groups: list[str] = typer.Argument(..., metavar="GROUP...", help="a 
     from spert.train.comparison import compare as run_compare, parse_group
 
     setup_logging(verbose)
-    result = run_compare([parse_group(g) for g in groups], data=data, resamples=resamples, level=level, seed=seed)
+    result = run_compare([parse_group(g) for g in groups], data=data, resamples=resamples, level=level, seed=seed,
+                         skip_unfinished=skip_unfinished)
     typer.echo(result.markdown(), nl=False)
     if output is not None:
         for path in result.write(output):

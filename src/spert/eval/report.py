@@ -179,6 +179,11 @@ def error_examples(gold: Sequence[Prediction], pred: Sequence[Prediction],
     return examples, {k: counts[k] for k in ERROR_GROUPS}
 
 
+def error_counts(gold: Sequence[Document], pred: Sequence[Document | DocPrediction]) -> dict[str, int]:
+    """How many errors of each :data:`ERROR_GROUPS` group predictions make (no examples kept)."""
+    return error_examples(_records(gold), _records(pred), 0)[1]
+
+
 def _records(docs: Iterable[Document | DocPrediction]) -> list[Prediction]:
     return [Prediction.from_json(d.to_json()) for d in docs]
 

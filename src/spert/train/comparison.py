@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -22,12 +23,15 @@ from spert.data.predictions import DocPrediction
 from spert.data.schema import load_types
 from spert.errors import SpertError
 from spert.eval.metrics import TASKS, Metrics, evaluate, gold_tuples
+from spert.eval.report import ERROR_GROUPS, error_counts
 from spert.eval.significance import Counts, PairedDifference, document_counts, paired_difference
 from spert.train.config import read_run_config
 from spert.train.evaluation import read_run
 from spert.train.summary import SCORE_HEADS, SCORE_KEYS, SCORE_TITLES, Spread, scores_of
 
 COMPARISON_FILES = ("comparison.json", "comparison.md")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class RunScores:
     seed: int
     metrics: Metrics
     counts: dict[str, Counts]  # by TASKS
+    errors: dict[str, int]  # spert report's error groups (ERROR_GROUPS) -> count
 
 
 @dataclass(frozen=True)
@@ -56,16 +61,20 @@ class Group:
         scores = [scores_of(r.metrics) for r in self.runs]
         return {k: Spread.of([s[k] for s in scores]) for k in SCORE_KEYS}
 
+    def errors(self) -> dict[str, Spread]:
+        """Mean and sample standard deviation of each error group's count over the runs."""
+        return {k: Spread.of([float(r.errors[k]) for r in self.runs]) for k in ERROR_GROUPS}
+
 
 def parse_group(text: str) -> tuple[str, list[Path]]:
-    """``NAME=DIR[,DIR...]`` or ``DIR[,DIR...]`` (each may be a glob pattern, quoted for the shell)
-    -> the group's name and its run directories, in sorted order within each pattern."""
+    """``NAME=DIR[,DIR...]`` or ``DIR[,DIR...]`` (each may be a glob pattern, quoted for the shell, of
+    which the directories count) -> the group's name and its run directories, sorted within each pattern."""
     name, sep, dirs = text.partition("=")
     if not sep:
         name, dirs = text, text
     paths: list[Path] = []
     for pattern in filter(None, dirs.split(",")):
-        found = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        found = sorted(p for p in glob.glob(pattern) if Path(p).is_dir()) if glob.has_magic(pattern) else [pattern]
         if not found:
             raise SpertError(f"{pattern}: no run directory matches (group {name})")
         paths += [Path(p) for p in found]
@@ -98,11 +107,21 @@ def read_scores(run_dir: Path, data: Path | None = None) -> tuple[RunScores, lis
     g = [gold_tuples(d, run.no_overlap) for d in gold]
     p = [gold_tuples(d, run.no_overlap) for d in pred_docs]
     counts = {task: document_counts([x[i] for x in g], [x[i] for x in p]) for i, task in enumerate(TASKS)}
-    return RunScores(Path(run_dir), cfg.seed, evaluate(gold, pred_docs, run.no_overlap), counts), gold
+    return RunScores(Path(run_dir), cfg.seed, evaluate(gold, pred_docs, run.no_overlap), counts,
+                     error_counts(gold, pred_docs)), gold
 
 
-def read_group(name: str, dirs: Sequence[Path], data: Path | None = None) -> tuple[Group, list[Document]]:
-    """A group's runs, one seed each; the gold documents of its first run."""
+def read_group(name: str, dirs: Sequence[Path], data: Path | None = None,
+               skip_unfinished: bool = False) -> tuple[Group, list[Document]]:
+    """A group's runs, one seed each; the gold documents of its first run. With ``skip_unfinished`` a
+    run without predictions.json is left out with a warning (else it is an error)."""
+    if skip_unfinished:
+        left = [d for d in dirs if not (Path(d) / "predictions.json").is_file()]
+        for d in left:
+            log.warning("group %s: %s has not finished (no predictions.json): left out", name, d)
+        dirs = [d for d in dirs if d not in left]
+        if not dirs:
+            raise SpertError(f"group {name}: no finished run")
     runs, golds = zip(*(read_scores(d, data) for d in dirs))
     seeds = [r.seed for r in runs]
     twice = sorted({s for s in seeds if seeds.count(s) > 1})
@@ -125,6 +144,7 @@ class Comparison:
         return {"baseline": self.baseline.name,
                 "groups": [{"name": g.name, "runs": [str(r.path) for r in g.runs], "seeds": list(g.seeds),
                             "scores": {k: s.to_json() for k, s in g.spreads().items()},
+                            "errors": {k: s.to_json() for k, s in g.errors().items()},
                             "difference": {t: d.to_json() for t, d in self.differences.get(g.name, {}).items()}}
                            for g in (self.baseline, *self.others)]}
 
@@ -149,6 +169,11 @@ class Comparison:
                 mark = " **beyond noise**" if d.beyond_noise() else ""
                 cells.append(f"{spread}{mark} | [{d.low:+.2f}, {d.high:+.2f}] | {d.p_not_better:.3f}")
             lines.append(f"| {g.name} | {', '.join(map(str, diffs[TASKS[0]].seeds))} | " + " | ".join(cells) + " |")
+        lines += ["", "Errors by spert report's groups (count on the test set, mean ± std over seeds):", "",
+                  "| setting | " + " | ".join(ERROR_GROUPS) + " |", "| --- |" + " ---: |" * len(ERROR_GROUPS)]
+        for g in (self.baseline, *self.others):
+            errors = g.errors()
+            lines.append(f"| {g.name} | " + " | ".join(_count(errors[k]) for k in ERROR_GROUPS) + " |")
         return "\n".join(lines) + "\n"
 
     def write(self, out: Path) -> list[Path]:
@@ -159,12 +184,16 @@ class Comparison:
         return [json_path, md_path]
 
 
+def _count(spread: Spread) -> str:
+    return f"{spread.mean:.1f}" + (f" ± {spread.std:.1f}" if spread.std is not None else "")
+
+
 def compare(groups: Sequence[tuple[str, Sequence[Path]]], *, data: Path | None = None, resamples: int = 10000,
-            level: float = 0.95, seed: int = 0) -> Comparison:
+            level: float = 0.95, seed: int = 0, skip_unfinished: bool = False) -> Comparison:
     """Read every group (the first is the baseline) and compare each other group with it."""
     if len(groups) < 2:
         raise SpertError("compare needs a baseline and at least one other group of runs")
-    read = [read_group(name, dirs, data) for name, dirs in groups]
+    read = [read_group(name, dirs, data, skip_unfinished) for name, dirs in groups]
     names = [g.name for g, _ in read]
     if len(set(names)) != len(names):
         raise SpertError(f"groups of the same name: {', '.join(sorted({n for n in names if names.count(n) > 1}))}")
