@@ -32,6 +32,21 @@ def _same(a, b) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+class _Interrupt(Exception):
+    pass
+
+
+def _interrupted(cfg):
+    """Train ``cfg`` until its first epoch's end, then stop as an interrupted run would; returns ``cfg``."""
+    def stop(epoch, state):
+        if epoch == 1:
+            raise _Interrupt
+
+    with pytest.raises(_Interrupt):
+        train(cfg, show_progress=False, on_epoch_end=stop)
+    return cfg
+
+
 def test_distill_weight_zero_is_the_plain_run_bit_for_bit(tmp_path, tiny_encoder_dir, tiny_model_dir):
     torch.set_num_threads(1)
     train(_cfg(tmp_path, tiny_encoder_dir, "plain"), show_progress=False)
@@ -109,16 +124,7 @@ def test_resume_with_a_teacher_is_exact(tmp_path, tiny_encoder_dir, tiny_model_d
     kw = dict(teacher=str(tiny_model_dir), distill_weight=0.7, epochs=3)
     train(_cfg(tmp_path, tiny_encoder_dir, "whole", **kw), show_progress=False)
 
-    class Interrupt(Exception):
-        pass
-
-    def stop(epoch, state):
-        if epoch == 1:
-            raise Interrupt
-
-    part = _cfg(tmp_path, tiny_encoder_dir, "part", **kw)
-    with pytest.raises(Interrupt):
-        train(part, show_progress=False, on_epoch_end=stop)
+    part = _interrupted(_cfg(tmp_path, tiny_encoder_dir, "part", **kw))
     with pytest.raises(SpertError, match=r"changed settings: distill_weight \(was 0.7, now 0.2\)"):
         train(part.model_copy(update={"distill_weight": 0.2}), resume=True, show_progress=False)
     train(part, resume=True, show_progress=False)
@@ -219,16 +225,7 @@ def test_distillation_spans_and_teacher_pairs_train_resume_exactly_and_need_a_te
     record = json.loads((tmp_path / "whole" / "model" / "distillation.json").read_text())
     assert record["distill_spans"] == 30 and record["distill_teacher_pairs"] == 6
 
-    class Interrupt(Exception):
-        pass
-
-    def stop(epoch, state):
-        if epoch == 1:
-            raise Interrupt
-
-    part = _cfg(tmp_path, tiny_encoder_dir, "part", **kw)
-    with pytest.raises(Interrupt):
-        train(part, show_progress=False, on_epoch_end=stop)
+    part = _interrupted(_cfg(tmp_path, tiny_encoder_dir, "part", **kw))
     train(part, resume=True, show_progress=False)
     assert _same(_weights(tmp_path / "whole"), _weights(tmp_path / "part"))
     plain = _cfg(tmp_path, tiny_encoder_dir, "plain", teacher=str(tiny_model_dir), epochs=2)
@@ -261,16 +258,7 @@ def test_silver_sentences_labelled_by_the_teacher_join_the_training_set(tmp_path
     train(_cfg(tmp_path, tiny_encoder_dir, "whole", **kw), show_progress=False)
     assert json.loads((tmp_path / "whole" / "model" / "distillation.json").read_text())["silver_sentences"] == len(silver)
 
-    class Interrupt(Exception):
-        pass
-
-    def stop(epoch, state):
-        if epoch == 1:
-            raise Interrupt
-
-    part = _cfg(tmp_path, tiny_encoder_dir, "part", **kw)
-    with pytest.raises(Interrupt):
-        train(part, show_progress=False, on_epoch_end=stop)
+    part = _interrupted(_cfg(tmp_path, tiny_encoder_dir, "part", **kw))
     text.write_text("Something else entirely.\n")  # resumed: silver.json is read back, not labelled again
     train(part, resume=True, show_progress=False)
     assert _same(_weights(tmp_path / "whole"), _weights(tmp_path / "part"))
