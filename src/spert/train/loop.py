@@ -368,7 +368,7 @@ def distillation_samples(run: Run, samples: list[Sample], ids: Sequence[int], ep
                for s, j, rng in zip(samples, ids, rngs)]
     seen = teacher.read(ids, samples, run.acc.device)
     pairs, offset = [], 0
-    for b, rng in enumerate(rngs):
+    for b, rng in enumerate(rngs if cfg.distill_teacher_pairs else []):  # kept(b) reads the logits back: only when used
         samples[b], local = teacher_pairs(samples[b], seen.kept(b), cfg.distill_teacher_pairs, rng)
         pairs.append(local + offset)
         offset += len(samples[b].spans)
