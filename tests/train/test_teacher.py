@@ -284,3 +284,84 @@ def test_swap_mentions_by_hand():
                                       tuple("Smith joined Acme .".split())]
     assert all(not d.entities for d in out)
     assert swap_mentions(docs, 3, np.random.default_rng(0)) == out  # duplicates dropped
+
+
+def test_cached_teacher_outputs_are_the_online_teachers_targets(tmp_path, tiny_model_dir):
+    """The outputs cached once (every candidate span, every ordered pair of gold entities and of the
+    spans the teacher keeps) give the student's batch the targets the online teacher gives it:
+    sampled spans and pairs, distillation spans and teacher pairs; what it keeps is the same too."""
+    import numpy as np
+
+    from spert.data.documents import read_documents
+    from spert.model.batch import add_distillation_pairs, collate
+    from spert.model.encoders import pad_id
+    from spert.train.sampling import distillation_spans, seeded_rng, teacher_pairs, training_sample
+    from spert.train.teacher import load_teacher
+
+    cpu = torch.device("cpu")
+    online = load_teacher(tiny_model_dir, CONLL04 / "conll04_train.json", 7, cpu, weight=0.5, temperature=2.0)
+    cached = load_teacher(tiny_model_dir, CONLL04 / "conll04_train.json", 7, cpu, weight=0.5, temperature=2.0)
+    schema = online.model.schema
+    docs = read_documents(CONLL04 / "conll04_train.json", schema)[:7]
+    cached.cache(docs, tmp_path, kept_pairs=True, batch_size=3, device=cpu)  # batches of 3: other paddings
+    assert cached.model is None and (tmp_path / "teacher_outputs" / "outputs.json").is_file()
+    for ids in ([0, 1], [5, 2, 6], [3]):
+        samples = [distillation_spans(training_sample(docs[j], schema, seeded_rng(0, 0, j), neg_entity_count=8,
+                                                      neg_relation_count=4), len(docs[j].tokens), 10, 5,
+                                      np.random.default_rng(j)) for j in ids]
+        seen_online, seen_cached = online.read(ids, samples, cpu), cached.read(ids, samples, cpu)
+        pairs, offset = [], 0
+        for b in range(len(ids)):
+            assert seen_online.kept(b).tolist() == seen_cached.kept(b).tolist()
+            samples[b], local = teacher_pairs(samples[b], seen_online.kept(b), 3, np.random.default_rng(b))
+            pairs.append(local + offset)
+            offset += len(samples[b].spans)
+        batch = collate([online.encodings[j] for j in ids], samples, pad_id(online.tokenizer))
+        if sum(map(len, pairs)):
+            add_distillation_pairs(batch, np.concatenate(pairs))
+        want, got = seen_online.targets(samples, batch), seen_cached.targets(samples, batch)
+        assert got[1].shape[0] == len(batch.pair_head) > 0
+        for w, g in zip(want, got):
+            torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5)
+
+
+def test_cached_teacher_outputs_in_a_run(tmp_path, tiny_encoder_dir, tiny_model_dir):
+    """auto caches (the run's teacher_outputs/ directory, read back on resume, not computed again) and
+    ends near the online teacher's run (the same targets up to float rounding); pairs the cache cannot
+    hold choose the online teacher, and asking for the cache with them is refused."""
+    torch.set_num_threads(1)
+    train(_cfg(tmp_path, tiny_encoder_dir, "cached", teacher=str(tiny_model_dir)), show_progress=False)
+    train(_cfg(tmp_path, tiny_encoder_dir, "online", teacher=str(tiny_model_dir), teacher_outputs="online"),
+          show_progress=False)
+    assert json.loads((tmp_path / "cached" / "model" / "distillation.json").read_text())["teacher_outputs"] == "cached"
+    assert json.loads((tmp_path / "online" / "model" / "distillation.json").read_text())["teacher_outputs"] == "online"
+    assert not (tmp_path / "online" / "teacher_outputs").exists()
+    a, b = _weights(tmp_path / "cached"), _weights(tmp_path / "online")
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-3
+
+    part = _cfg(tmp_path, tiny_encoder_dir, "part", teacher=str(tiny_model_dir))
+    _interrupted(part)
+    stamp = (tmp_path / "part" / "teacher_outputs" / "entity.f32").stat().st_mtime_ns
+    train(part, resume=True, show_progress=False)
+    assert (tmp_path / "part" / "teacher_outputs" / "entity.f32").stat().st_mtime_ns == stamp  # read back
+    assert _same(_weights(tmp_path / "cached"), _weights(tmp_path / "part"))
+
+    assert not _cfg(tmp_path, tiny_encoder_dir, teacher=str(tiny_model_dir), neg_cross_sentence_count=2).teacher_cached()
+    assert not _cfg(tmp_path, tiny_encoder_dir, teacher=str(tiny_model_dir), negatives="weak").teacher_cached()
+    with pytest.raises(ConfigError, match="teacher_outputs online"):
+        _cfg(tmp_path, tiny_encoder_dir, teacher=str(tiny_model_dir), teacher_outputs="cached", negatives="weak")
+
+
+def test_the_cache_holds_pairs_of_the_most_confident_kept_spans_by_hand():
+    import numpy as np
+
+    from spert.train.teacher_outputs import most_confident, pair_spans
+
+    kept = np.array([[0, 1], [1, 2], [2, 3], [3, 4]])
+    # likeliest-type probabilities: span 0 1/3, span 1 0.98, span 2 0.58, span 3 0.5
+    logits = np.array([[0.0, 0.0, 0.0], [0.0, 5.0, 1.0], [0.0, 1.0, 0.0], [1.0, 1.0, -9.0]], dtype=np.float32)
+    assert most_confident(kept, logits, 2).tolist() == [[1, 2], [2, 3]]  # in their order
+    assert most_confident(kept, logits, 4).tolist() == kept.tolist()
+    gold = np.array([[2, 3], [5, 7]])
+    assert pair_spans(gold, kept[:3]).tolist() == [[2, 3], [5, 7], [0, 1], [1, 2]]
+    assert pair_spans(gold, None).tolist() == gold.tolist()

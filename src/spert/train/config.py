@@ -53,6 +53,11 @@ class TrainConfig(ModelSettings, InferenceSettings):
     silver_swap: int = Field(0, ge=0, description="silver copies of each training sentence with its entity mentions "
                              "replaced by other training mentions of the same type, labelled by the teacher "
                              "(spert distill; 0: none)")
+    teacher_outputs: Literal["auto", "cached", "online"] = Field(
+        "auto", description="where the teacher's outputs come from: cached (computed once before training, read "
+        "back from OUTPUT_DIR/teacher_outputs: a teacher pass over the training sentences instead of one per "
+        "update), online (beside the student at every update), auto (cached unless the student draws pairs the "
+        "cache does not hold: neg_cross_sentence_count or negatives weak)")
     # sampling
     neg_entity_count: int = Field(100, ge=0, description="negative spans sampled per sentence")
     neg_relation_count: int = Field(100, ge=0, description="negative pairs sampled per sentence")
@@ -100,11 +105,23 @@ class TrainConfig(ModelSettings, InferenceSettings):
         if (self.silver_path or self.silver_swap) and self.context_words:
             raise ValueError("silver sentences have no documents to give context_words of context: use "
                              "context_words 0 with silver_path or silver_swap")
+        if self.teacher_outputs == "cached" and not self.cacheable_pairs():
+            raise ValueError("teacher_outputs cached holds pairs of gold entities and of the spans the teacher keeps, "
+                             "inside one sentence: with neg_cross_sentence_count or negatives weak use "
+                             "teacher_outputs online (or auto)")
         if self.neg_cross_sentence_count and (self.context in SYNTAX_CONTEXTS or self.context_words):
             raise ValueError("neg_cross_sentence_count pairs sentences of a batch, which have no dependency path "
                              "between them and no shared document window: use it with context localized, full or "
                              "cls and context_words 0")
         return self
+
+    def cacheable_pairs(self) -> bool:
+        """Whether every pair the student draws joins gold entities (or spans the teacher keeps) of one sentence."""
+        return self.neg_cross_sentence_count == 0 and self.negatives == "strong"
+
+    def teacher_cached(self) -> bool:
+        """Whether the teacher's outputs are computed once and cached (``teacher_outputs``)."""
+        return self.teacher_outputs == "cached" or (self.teacher_outputs == "auto" and self.cacheable_pairs())
 
     def model_settings(self) -> ModelSettings:
         return ModelSettings(**{k: getattr(self, k) for k in ModelSettings.model_fields})

@@ -52,12 +52,14 @@ from spert.train.resume import LAST, TrainerState, check_can_resume, last_checkp
 from spert.train.sampling import (cross_sentence_negatives, distillation_spans, seeded_rng, teacher_pairs,
                                   training_sample)
 from spert.train.teacher import DISTILLATION_FILE, SILVER_FILE, TeacherModel, check_teacher, load_teacher, with_silver
+from spert.train.teacher_outputs import OUTPUTS_DIR
 
 log = logging.getLogger(__name__)
 CROSS_STREAM = 7_919  # the random stream of cross-sentence negatives, apart from each document's sampling
 DISTILL_STREAM = 7_927  # the random stream of spans and pairs for the distillation loss alone
 # what a run writes atomically into its output directory (their temporaries are cleared at start and end)
-RUN_WRITES = (LAST, "best", "model", RUN_CONFIG, "processes.json", "metrics.json", "predictions.json", SILVER_FILE)
+RUN_WRITES = (LAST, "best", "model", RUN_CONFIG, "processes.json", "metrics.json", "predictions.json", SILVER_FILE,
+              OUTPUTS_DIR)
 
 
 def evaluate_model(model, tokenizer, data: Dataset, cfg: TrainConfig, show_progress: bool) -> Evaluation:
@@ -252,6 +254,9 @@ def set_up(cfg: TrainConfig, resume: bool) -> Run:
                if cfg.teacher is not None and cfg.distill_weight > 0 else None)  # weight 0: the plain run
     if teacher is not None and (cfg.silver_path or cfg.silver_swap):
         train_set = with_silver(cfg, schema, train_set, teacher, tokenizer, limit, resume, acc.is_main_process)
+    if teacher is not None and cfg.teacher_cached():
+        teacher.cache(train_set.docs, out if acc.is_main_process else None, kept_pairs=cfg.distill_teacher_pairs > 0,
+                      batch_size=cfg.eval_batch_size, device=acc.device)
     compact = compact_embedding(cfg, model, train_set, pad_id(tokenizer))
     group = acc.num_processes * cfg.grad_accumulation
     updates_per_epoch = count_updates(cfg, len(train_set.docs), acc.num_processes)

@@ -3,13 +3,16 @@ the student's training also learns from.
 
 Spans and pairs are word ranges, so teacher and student may differ in encoder, tokenizer and size:
 the teacher reads the same sentences through its own tokenizer (its own encodings, its document or
-syntactic context) and classifies every candidate span of them (:meth:`TeacherModel.read`), so that
-it has an opinion on spans the student's sample lacks: those it would keep give pairs for the
-distillation loss (``distill_teacher_pairs``) and ``distill_spans`` more spans are compared with the
-student's. It then classifies exactly the pairs of the student's batch (:meth:`TeacherModel.loss`).
-Its logits are computed online, beside the student, in eval mode and without gradients: nothing is
-cached, so memory stays that of one more model whatever the corpus's length, and a resumed run
-computes the same targets (no dropout, no random numbers drawn). The losses are
+syntactic context) and classifies every candidate span of them, so that it has an opinion on spans
+the student's sample lacks: those it would keep give pairs for the distillation loss
+(``distill_teacher_pairs``) and ``distill_spans`` more spans are compared with the student's.
+
+Its outputs come from one of two places (``teacher_outputs``): computed once before training and
+read back from disk (:mod:`spert.train.teacher_outputs`, what ``auto`` chooses whenever the student's
+pairs all lie inside one sentence and join gold entities or spans the teacher keeps), or online,
+beside the student (:meth:`TeacherModel.online`: every candidate span of the batch's sentences,
+then exactly the pairs of the student's batch), in eval mode and without gradients. Either way a
+resumed run computes the same targets (no dropout, no random numbers drawn). The losses are
 :mod:`spert.train.distillation`'s.
 """
 
@@ -42,6 +45,7 @@ from spert.train.config import TrainConfig
 from spert.train.distillation import entity_distillation_loss, relation_distillation_loss
 from spert.train.evaluation import Dataset, model_dataset
 from spert.train.model_card import Teacher as CardTeacher
+from spert.train.teacher_outputs import CachedPass, TeacherOutputs, cached_outputs
 
 DISTILLATION_FILE = "distillation.json"  # in a student's model directory: where its targets came from
 SILVER_FILE = "silver.json"  # in a run's output directory: the teacher's labels of the silver sentences
@@ -94,6 +98,7 @@ class TeacherPass:
     width: torch.Tensor  # (S', D')
     entity_logits: torch.Tensor  # (S', C)
     index: list[dict[tuple[int, int], int]]  # per sentence: word span -> its row in the teacher's spans
+    model: SpERTModel  # the teacher, for the pairs
 
     def kept(self, b: int) -> np.ndarray:
         """The spans of sentence ``b`` the teacher classifies as entities (what it would keep): (E, 2)."""
@@ -107,13 +112,23 @@ class TeacherPass:
         rows = [self.index[b][span] for b, s in enumerate(samples) for span in map(tuple, s.spans.tolist())]
         return torch.tensor(rows, dtype=torch.int64, device=self.entity_logits.device)
 
+    def targets(self, samples: Sequence[Sample], batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The teacher's logits of the student's batch (``batch``, collated from ``samples``): its
+        spans (S, C) and every pair it holds (sampled, across sentences, for distillation alone) (P, R)."""
+        rows = self.rows(samples)  # (S,) the teacher's row of each student span
+        head, tail = rows[batch.pair_head.to(rows.device)], rows[batch.pair_tail.to(rows.device)]  # (P,)
+        self.batch.cross_sentence = batch.cross_sentence
+        with torch.no_grad():
+            rel = self.model.classify_pairs(self.cls, self.context, self.batch, self.pooled, self.width, head, tail)
+        return self.entity_logits[rows], rel
+
 
 @dataclass
 class TeacherModel:
     """A loaded teacher and its encodings of the training sentences (in the student's order)."""
 
     path: Path
-    model: SpERTModel
+    model: SpERTModel | None  # None once its outputs are cached (release)
     tokenizer: Any
     encodings: Sequence[Encoding]
     weight: float
@@ -122,6 +137,9 @@ class TeacherModel:
     spans: int = 0  # distill_spans
     pairs: int = 0  # distill_teacher_pairs
     silver: int = 0  # silver sentences the student also trains on (their encodings follow the gold ones)
+    outputs: TeacherOutputs | None = None  # its outputs over the training sentences, when cached
+    encoder: str = ""  # its encoder and model type, for the student's model card
+    model_type: str = ""
 
     def label(self, docs: Sequence[Document], batch_size: int, path: Any = None) -> list[Document]:
         """Silver documents: the teacher's predictions of sentences (its entities and relations at its
@@ -139,7 +157,19 @@ class TeacherModel:
         self.encodings = [*self.encodings, *extra]
         self.silver += len(extra)
 
-    def read(self, ids: Sequence[int], samples: Sequence[Sample], device: torch.device) -> TeacherPass:
+    def cache(self, docs: Sequence[Document], out_dir: Path | None, *, kept_pairs: bool, batch_size: int,
+              device: torch.device) -> None:
+        """Compute its outputs over the training sentences ``docs`` once (or read them back from
+        ``out_dir``), then let go of the model: the student's batches read them from disk."""
+        self.outputs = cached_outputs(self, docs, out_dir, kept_pairs=kept_pairs, batch_size=batch_size,
+                                      device=device, max_span_size=self.model.settings.max_span_size)
+        self.model = None
+
+    def read(self, ids: Sequence[int], samples: Sequence[Sample], device: torch.device) -> TeacherPass | CachedPass:
+        """The teacher's reading of the sentences ``ids`` (the student's ``samples`` of them): cached, or online."""
+        return self.outputs.read(ids) if self.outputs is not None else self.online(ids, samples, device)
+
+    def online(self, ids: Sequence[int], samples: Sequence[Sample], device: torch.device) -> TeacherPass:
         """The teacher over the sentences ``ids``: every candidate span classified, in eval mode, no gradient."""
         limit = self.model.settings.max_span_size  # the run's (check_teacher)
         spans, index = [], []
@@ -159,33 +189,27 @@ class TeacherModel:
         with torch.no_grad():
             cls, pooler, context = self.model.encode(batch)
             pooled, width, logits = self.model.classify_spans(cls, pooler, batch)
-        return TeacherPass(batch, cls, context, pooled, width, logits, index)
+        return TeacherPass(batch, cls, context, pooled, width, logits, index, self.model)
 
-    def loss(self, student: Output, batch: Batch, samples: Sequence[Sample], seen: TeacherPass) -> torch.Tensor:
+    def loss(self, student: Output, batch: Batch, samples: Sequence[Sample], seen: TeacherPass | CachedPass) -> torch.Tensor:
         """The distillation loss of a student's batch (``batch``, collated from ``samples``): entity KL
-        and relation BCE toward the teacher's logits over the same spans (S, C) and pairs (P, R), every
-        pair the batch holds (sampled, across sentences, for distillation alone)."""
-        rows = seen.rows(samples)  # (S,) the teacher's row of each student span
-        head, tail = rows[batch.pair_head.to(rows.device)], rows[batch.pair_tail.to(rows.device)]  # (P,)
-        seen.batch.cross_sentence = batch.cross_sentence
-        with torch.no_grad():
-            rel = self.model.classify_pairs(seen.cls, seen.context, seen.batch, seen.pooled, seen.width, head, tail)
+        and relation BCE toward the teacher's logits over the same spans (S, C) and pairs (P, R)."""
+        entity, rel = seen.targets(samples, batch)
         t = self.temperature
-        return (entity_distillation_loss(student.entity_logits, seen.entity_logits[rows], t)
-                + relation_distillation_loss(student.rel_logits, rel, t))
+        return entity_distillation_loss(student.entity_logits, entity, t) + relation_distillation_loss(student.rel_logits, rel, t)
 
     def card(self) -> CardTeacher:
         """What the student's model card says of it: path, encoder, test scores (its run's metrics.json)."""
         metrics = self.path.parent / "metrics.json"
         scores = json.loads(metrics.read_text()) if metrics.is_file() else None
-        return CardTeacher(path=str(self.path), encoder=str(self.model.settings.encoder), scores=scores)
+        return CardTeacher(path=str(self.path), encoder=self.encoder, scores=scores)
 
     def record(self) -> dict[str, Any]:
         """``distillation.json``: the teacher and the settings a student was trained with."""
         card = self.card()
         return {"teacher": card.path, "teacher_encoder": card.encoder,
-                "teacher_model_type": self.model.encoder.config.model_type,
-                "distill_weight": self.weight, "distill_temperature": self.temperature,
+                "teacher_model_type": self.model_type,
+                "teacher_outputs": "online" if self.outputs is None else "cached", "distill_weight": self.weight, "distill_temperature": self.temperature,
                 "distill_spans": self.spans, "distill_teacher_pairs": self.pairs, "silver_sentences": self.silver,
                 "teacher_scores": card.scores}
 
@@ -198,7 +222,8 @@ def load_teacher(path: Path, train_path: Path, max_docs: int | None, device: tor
     model.requires_grad_(False)
     data = model_dataset(model, tokenizer, train_path, max_docs)
     return TeacherModel(path, model, tokenizer, data.encodings, weight, temperature,
-                        inference.rel_filter_threshold, spans, pairs)
+                        inference.rel_filter_threshold, spans, pairs, encoder=str(model.settings.encoder),
+                        model_type=model.encoder.config.model_type)
 
 
 def with_silver(cfg: TrainConfig, schema: TypeSchema, train_set: Dataset, teacher: TeacherModel, tokenizer, limit: int,
