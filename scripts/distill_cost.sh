@@ -10,6 +10,7 @@ T=$1; ROUNDS=${2:-3}; shift $(( $# >= 2 ? 2 : 1 )); OUT=$(mktemp -d)
 common=(-c configs/conll04.yaml --max_train_docs 100 --epochs 1 --test_path null -q)
 run() {
   local name=$1; shift
+  rm -rf "${OUT:?}/$name"  # each run from scratch (a cached run would read the last one's outputs back)
   /usr/bin/time -f "$name: %e s wall, %U s user CPU, %M KB peak" env OMP_NUM_THREADS=1 \
     python -m spert "$@" "${common[@]}" --output_dir "$OUT/$name" > "$OUT/$name.log" 2>&1
   tail -1 "$OUT/$name.log"

@@ -324,6 +324,19 @@ def test_cached_teacher_outputs_are_the_online_teachers_targets(tmp_path, tiny_m
         for w, g in zip(want, got):
             torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-5)
 
+    # the cache is read back for the same teacher and sentences, computed again for others of the same count
+    entity = tmp_path / "teacher_outputs" / "entity.f32"
+    stamp = entity.stat().st_mtime_ns
+    again = load_teacher(tiny_model_dir, CONLL04 / "conll04_train.json", 8, cpu, weight=0.5, temperature=2.0)
+    again.cache(docs, tmp_path, kept_pairs=True, batch_size=3, device=cpu)
+    assert entity.stat().st_mtime_ns == stamp
+    others = [docs[0].__class__(docs[0].tokens, docs[0].entities[:1], ()), *docs[1:]]  # one gold entity fewer
+    for kept_pairs, sentences in ((False, docs), (True, others)):  # another setting, other gold spans
+        again = load_teacher(tiny_model_dir, CONLL04 / "conll04_train.json", 7, cpu, weight=0.5, temperature=2.0)
+        again.cache(sentences, tmp_path, kept_pairs=kept_pairs, batch_size=3, device=cpu)
+        assert entity.stat().st_mtime_ns != stamp
+        stamp = entity.stat().st_mtime_ns
+
 
 def test_cached_teacher_outputs_in_a_run(tmp_path, tiny_encoder_dir, tiny_model_dir):
     """auto caches (the run's teacher_outputs/ directory, read back on resume, not computed again) and

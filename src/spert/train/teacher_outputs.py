@@ -22,6 +22,7 @@ each sentence's first span and pair, and ``outputs.json`` saying what they were 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import tempfile
@@ -161,12 +162,16 @@ def _map(path: Path, dtype, shape: tuple[int, int]) -> np.ndarray:
     return np.memmap(path, dtype=dtype, mode="r", shape=shape)
 
 
-def describe(teacher_path: Path, sentences: int, kept_pairs: bool, max_span_size: int) -> dict[str, Any]:
-    """What cached outputs were computed from: a cache that says otherwise is computed again."""
+def describe(teacher_path: Path, docs: Sequence[Document], kept_pairs: bool, max_span_size: int) -> dict[str, Any]:
+    """What cached outputs were computed from (the teacher's weights by size and time, the sentences
+    and their gold spans by digest): a cache that says otherwise is computed again."""
     weights = Path(teacher_path) / "model.safetensors"
     stat = weights.stat() if weights.is_file() else None
-    return {"version": _VERSION, "teacher": str(teacher_path), "sentences": sentences, "kept_pairs": kept_pairs,
-            "max_span_size": max_span_size,
+    digest = hashlib.sha256()
+    for d in docs:
+        digest.update(json.dumps([d.tokens, [e.span for e in d.entities]]).encode())
+    return {"version": _VERSION, "teacher": str(teacher_path), "sentences": len(docs),
+            "sentences_sha256": digest.hexdigest(), "kept_pairs": kept_pairs, "max_span_size": max_span_size,
             "teacher_weights": None if stat is None else [stat.st_size, stat.st_mtime_ns]}
 
 
@@ -221,7 +226,7 @@ def cached_outputs(teacher, docs: Sequence[Document], out_dir: Path | None, *, k
     previous start of the run computed them from the same teacher and sentences, else computed
     (and written there; ``out_dir`` None: into a temporary directory, for the processes that do not
     write the run's files)."""
-    info = describe(teacher.path, len(docs), kept_pairs, max_span_size)
+    info = describe(teacher.path, docs, kept_pairs, max_span_size)
     if out_dir is not None:
         path = out_dir / OUTPUTS_DIR
         if recover_directory(path) and _info(path) == info:
@@ -252,5 +257,5 @@ def _info(path: Path) -> dict | None:
         info = json.loads((path / "outputs.json").read_text())
     except (OSError, ValueError):
         return None
-    return {k: info.get(k) for k in ("version", "teacher", "sentences", "kept_pairs", "max_span_size",
-                                     "teacher_weights")}
+    return {k: info.get(k) for k in ("version", "teacher", "sentences", "sentences_sha256", "kept_pairs",
+                                     "max_span_size", "teacher_weights")}
