@@ -363,6 +363,8 @@ def test_cached_teacher_outputs_in_a_run(tmp_path, tiny_encoder_dir, tiny_model_
     assert not _cfg(tmp_path, tiny_encoder_dir, teacher=str(tiny_model_dir), negatives="weak").teacher_cached()
     with pytest.raises(ConfigError, match="teacher_outputs online"):
         _cfg(tmp_path, tiny_encoder_dir, teacher=str(tiny_model_dir), teacher_outputs="cached", negatives="weak")
+    with pytest.raises(ConfigError, match="need a teacher"):
+        _cfg(tmp_path, tiny_encoder_dir, teacher_outputs="online")
 
 
 def test_the_cache_holds_pairs_of_the_most_confident_kept_spans_by_hand():

@@ -96,9 +96,9 @@ class TrainConfig(ModelSettings, InferenceSettings):
     def _check(self) -> "TrainConfig":
         if self.early_stopping and self.valid_path is None:
             raise ValueError("early_stopping needs valid_path")
-        if (self.distill_spans or self.distill_teacher_pairs) and self.teacher is None:
-            raise ValueError("distill_spans and distill_teacher_pairs shape a distillation loss: they need a "
-                             "teacher (spert distill --teacher DIR)")
+        if (self.distill_spans or self.distill_teacher_pairs or self.teacher_outputs != "auto") and self.teacher is None:
+            raise ValueError("distill_spans, distill_teacher_pairs and teacher_outputs shape a distillation loss: "
+                             "they need a teacher (spert distill --teacher DIR)")
         if (self.silver_path or self.silver_swap) and (self.teacher is None or self.distill_weight == 0):
             raise ValueError("silver_path and silver_swap are sentences a teacher labels: they need a teacher "
                              "(spert distill --teacher DIR) and a distill_weight above 0")
