@@ -25,6 +25,11 @@ def seeded_rng(seed: int, epoch: int, doc_index: int) -> np.random.Generator:
     return np.random.default_rng([seed, epoch, doc_index])
 
 
+def gold_spans(doc: Document) -> np.ndarray:
+    """The document's entity spans, in its order: (E, 2)."""
+    return np.array([e.span for e in doc.entities], dtype=np.int64).reshape(-1, 2)
+
+
 def training_sample(doc: Document, schema: TypeSchema, rng: np.random.Generator, *,
                     neg_entity_count: int = default_of(TrainConfig, "neg_entity_count"),
                     neg_relation_count: int = default_of(TrainConfig, "neg_relation_count"),
@@ -34,9 +39,9 @@ def training_sample(doc: Document, schema: TypeSchema, rng: np.random.Generator,
     """Gold entities plus random negative spans; gold relation pairs plus negative pairs (counts and
     span limit: :class:`~spert.train.config.TrainConfig`'s, by default)."""
     n_rel = schema.num_relation_types
-    gold_spans = np.array([e.span for e in doc.entities], dtype=np.int64).reshape(-1, 2)
+    gold = gold_spans(doc)  # (E, 2)
     gold_labels = np.array([schema.entity_class(e.type) for e in doc.entities], dtype=np.int64)
-    widths = gold_spans[:, 1] - gold_spans[:, 0]
+    widths = gold[:, 1] - gold[:, 0]
     if len(widths) and widths.max() >= MAX_WIDTH_EMBEDDINGS:
         i = int(widths.argmax())
         raise DataError(None, f"entity of {widths[i]} words; at most {MAX_WIDTH_EMBEDDINGS - 1} are supported",
@@ -44,12 +49,12 @@ def training_sample(doc: Document, schema: TypeSchema, rng: np.random.Generator,
 
     # Negative entities: candidate spans that are no gold span, drawn without replacement.
     cands = candidate_spans(len(doc.tokens), max_span_size)
-    gold_set = {tuple(s) for s in gold_spans.tolist()}
+    gold_set = {tuple(s) for s in gold.tolist()}
     is_neg = np.array([tuple(s) not in gold_set for s in cands.tolist()], dtype=bool)
     neg = cands[is_neg] if len(cands) else cands
     k = min(len(neg), neg_entity_count)
     neg = neg[rng.choice(len(neg), size=k, replace=False)] if k else neg[:0]
-    spans = np.concatenate([gold_spans, neg], axis=0)
+    spans = np.concatenate([gold, neg], axis=0)
     labels = np.concatenate([gold_labels, np.zeros(len(neg), dtype=np.int64)])
 
     # Positive relations: one sample per ordered entity pair, multi-hot over types.
@@ -57,11 +62,11 @@ def training_sample(doc: Document, schema: TypeSchema, rng: np.random.Generator,
     for r in doc.relations:
         target = pos.setdefault((r.head, r.tail), np.zeros(n_rel, dtype=np.float32))
         target[schema.relation_index(r.type)] = 1.0
-    pos_span_pairs = {(tuple(gold_spans[h]), tuple(gold_spans[t])) for h, t in pos}
+    pos_span_pairs = {(tuple(gold[h]), tuple(gold[t])) for h, t in pos}
 
     # Negative relations: ordered pairs of distinct spans with no relation in that
     # direction; "strong" pairs gold entities only, "weak" all entity samples.
-    pool = len(gold_spans) if negatives == "strong" else len(spans)
+    pool = len(gold) if negatives == "strong" else len(spans)
     span_tuples = [tuple(s) for s in spans.tolist()]
     neg_pairs = [(i, j) for i in range(pool) for j in range(pool)
                  if span_tuples[i] != span_tuples[j] and (span_tuples[i], span_tuples[j]) not in pos_span_pairs]

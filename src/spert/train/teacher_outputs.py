@@ -3,8 +3,8 @@
 
 The teacher runs in eval mode, so its logits of a sentence's spans and pairs are the same every
 epoch: classifying them again at every update (the online teacher) costs a teacher forward pass per
-update, 1.36x a MiniLM student's update with a MiniLM teacher and several times it with a base-size
-one. Cached, the teacher reads each sentence once, and its logits lie on disk, read back through
+update, which makes a MiniLM student's training loop 1.37x slower with a MiniLM teacher and 3.05x with
+an all-mpnet-base-v2 one (BENCHMARKS.md, "Distillation"). Cached, the teacher reads each sentence once, and its logits lie on disk, read back through
 memory maps (memory stays bounded on a long corpus, and a resumed run reads the same numbers, so it
 continues exactly).
 
@@ -12,8 +12,9 @@ What is kept of sentence ``j``: the logits of every candidate span (and of any w
 and the relation logits of every ordered pair of the spans the student's pairs can join: its gold
 entities and, where ``distill_teacher_pairs`` asks for them, the spans the teacher itself would
 keep (its :data:`MAX_KEPT` most confident where it keeps more: a degenerate teacher that calls most
-spans entities would otherwise make the pairs grow with the square of a sentence's spans). Pairs of other spans (``negatives: weak``, which pairs random spans, or negatives across
-sentences) are not held: those runs need the teacher online, and ``auto`` chooses it for them.
+spans entities would otherwise make the pairs grow with the square of a sentence's spans). Pairs of
+other spans (``negatives: weak``, which pairs random spans, or negatives across sentences) are not
+held: those runs need the teacher online, and ``auto`` chooses it for them.
 
 On disk (``OUTPUT_DIR/teacher_outputs/``): ``spans.i32`` (S, 2) word spans, ``entity.f32`` (S, C),
 ``pairs.i32`` (P, 2) rows of the sentence's spans, ``relation.f32`` (P, R), ``offsets.npy`` (n + 1, 2)
@@ -36,20 +37,16 @@ import torch
 
 from spert.atomic import atomic_directory, recover_directory
 from spert.data.documents import Document
+from spert.errors import SpertError
 from spert.model.batch import Batch
 from spert.model.spans import Sample
-from spert.errors import SpertError
+from spert.train.sampling import gold_spans
 
 OUTPUTS_DIR = "teacher_outputs"  # in a run's output directory
 MAX_KEPT = 50  # spans the teacher keeps whose pairs are held, per sentence (its most confident)
 _VERSION = 1
 
 log = logging.getLogger(__name__)
-
-
-def gold_spans(doc: Document) -> np.ndarray:
-    """The document's entity spans: (E, 2)."""
-    return np.array([e.span for e in doc.entities], dtype=np.int64).reshape(-1, 2)
 
 
 def most_confident(kept: np.ndarray, logits: np.ndarray, limit: int = MAX_KEPT) -> np.ndarray:
