@@ -96,7 +96,8 @@ class TrainConfig(ModelSettings, InferenceSettings):
     def _check(self) -> "TrainConfig":
         if self.early_stopping and self.valid_path is None:
             raise ValueError("early_stopping needs valid_path")
-        if (self.distill_spans or self.distill_teacher_pairs or self.teacher_outputs != "auto") and self.teacher is None:
+        shaping = self.distill_spans or self.distill_teacher_pairs or self.teacher_outputs != "auto"
+        if shaping and self.teacher is None:
             raise ValueError("distill_spans, distill_teacher_pairs and teacher_outputs shape a distillation loss: "
                              "they need a teacher (spert distill --teacher DIR)")
         if (self.silver_path or self.silver_swap) and (self.teacher is None or self.distill_weight == 0):

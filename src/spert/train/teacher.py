@@ -118,9 +118,12 @@ class TeacherPass:
         rows = self.rows(samples)  # (S,) the teacher's row of each student span
         head, tail = rows[batch.pair_head.to(rows.device)], rows[batch.pair_tail.to(rows.device)]  # (P,)
         self.batch.cross_sentence = batch.cross_sentence
+        return self.entity_logits[rows], self.pair_logits(head, tail)
+
+    def pair_logits(self, head: torch.Tensor, tail: torch.Tensor) -> torch.Tensor:
+        """The teacher's relation logits of the pairs of its rows ``head`` and ``tail`` (P,): (P, R)."""
         with torch.no_grad():
-            rel = self.model.classify_pairs(self.cls, self.context, self.batch, self.pooled, self.width, head, tail)
-        return self.entity_logits[rows], rel
+            return self.model.classify_pairs(self.cls, self.context, self.batch, self.pooled, self.width, head, tail)
 
 
 @dataclass
@@ -191,12 +194,14 @@ class TeacherModel:
             pooled, width, logits = self.model.classify_spans(cls, pooler, batch)
         return TeacherPass(batch, cls, context, pooled, width, logits, index, self.model)
 
-    def loss(self, student: Output, batch: Batch, samples: Sequence[Sample], seen: TeacherPass | CachedPass) -> torch.Tensor:
+    def loss(self, student: Output, batch: Batch, samples: Sequence[Sample],
+             seen: TeacherPass | CachedPass) -> torch.Tensor:
         """The distillation loss of a student's batch (``batch``, collated from ``samples``): entity KL
         and relation BCE toward the teacher's logits over the same spans (S, C) and pairs (P, R)."""
         entity, rel = seen.targets(samples, batch)
         t = self.temperature
-        return entity_distillation_loss(student.entity_logits, entity, t) + relation_distillation_loss(student.rel_logits, rel, t)
+        return (entity_distillation_loss(student.entity_logits, entity, t)
+                + relation_distillation_loss(student.rel_logits, rel, t))
 
     def card(self) -> CardTeacher:
         """What the student's model card says of it: path, encoder, test scores (its run's metrics.json)."""
@@ -209,7 +214,8 @@ class TeacherModel:
         card = self.card()
         return {"teacher": card.path, "teacher_encoder": card.encoder,
                 "teacher_model_type": self.model_type,
-                "teacher_outputs": "online" if self.outputs is None else "cached", "distill_weight": self.weight, "distill_temperature": self.temperature,
+                "teacher_outputs": "online" if self.outputs is None else "cached",
+                "distill_weight": self.weight, "distill_temperature": self.temperature,
                 "distill_spans": self.spans, "distill_teacher_pairs": self.pairs, "silver_sentences": self.silver,
                 "teacher_scores": card.scores}
 

@@ -3,10 +3,10 @@
 
 The teacher runs in eval mode, so its logits of a sentence's spans and pairs are the same every
 epoch: classifying them again at every update (the online teacher) costs a teacher forward pass per
-update, which makes a MiniLM student's training loop 1.37x slower with a MiniLM teacher and 3.05x with
-an all-mpnet-base-v2 one (BENCHMARKS.md, "Distillation"). Cached, the teacher reads each sentence once, and its logits lie on disk, read back through
-memory maps (memory stays bounded on a long corpus, and a resumed run reads the same numbers, so it
-continues exactly).
+update, which makes a MiniLM student's training loop 1.37x slower with a MiniLM teacher and 3.05x
+with an all-mpnet-base-v2 one (BENCHMARKS.md, "Distillation"). Cached, the teacher reads each
+sentence once, and its logits lie on disk, read back through memory maps (memory stays bounded on a
+long corpus, and a resumed run reads the same numbers, so it continues exactly).
 
 What is kept of sentence ``j``: the logits of every candidate span (and of any wider gold span),
 and the relation logits of every ordered pair of the spans the student's pairs can join: its gold
@@ -103,14 +103,17 @@ class CachedPass:
             if bt != b:
                 raise SpertError("the cached teacher outputs hold no pairs across sentences: use "
                                  "teacher_outputs online with neg_cross_sentence_count")
-            index = pair_index.setdefault(b, out.pair_index(self.ids[b]))
-            if (hr, tr) not in index:
-                raise SpertError(f"the cached teacher outputs hold no pair of spans {out.spans_of(self.ids[b])[[hr, tr]].tolist()} "
-                                 f"of training sentence {self.ids[b]} (not gold entities): use teacher_outputs online")
-            relation.append(index[hr, tr])
+            if b not in pair_index:  # each sentence's pairs read once per batch
+                pair_index[b] = out.pair_index(self.ids[b])
+            if (hr, tr) not in pair_index[b]:
+                spans = out.spans_of(self.ids[b])[[hr, tr]].tolist()
+                raise SpertError(f"the cached teacher outputs hold no pair of spans {spans} of training sentence "
+                                 f"{self.ids[b]} (not gold entities): use teacher_outputs online")
+            relation.append(pair_index[b][hr, tr])
         c, r = out.entity.shape[1], out.relation.shape[1]
         ent = np.concatenate(entity) if entity else np.zeros((0, c), dtype=np.float32)  # (S, C)
-        rel = out.relation[np.array(relation, dtype=np.int64)] if relation else np.zeros((0, r), dtype=np.float32)  # (P, R)
+        rel = (out.relation[np.array(relation, dtype=np.int64)] if relation
+               else np.zeros((0, r), dtype=np.float32))  # (P, R)
         device = batch.pair_head.device
         return (torch.from_numpy(np.ascontiguousarray(ent)).to(device),
                 torch.from_numpy(np.ascontiguousarray(rel)).to(device))
@@ -207,8 +210,7 @@ def compute(teacher, docs: Sequence[Document], directory: Path, *, kept_pairs: b
             files["entity.f32"].write(np.ascontiguousarray(logits, dtype=np.float32).tobytes())
             head = torch.from_numpy(np.concatenate(heads)).to(seen.entity_logits.device)
             tail = torch.from_numpy(np.concatenate(tails)).to(seen.entity_logits.device)
-            with torch.no_grad():
-                rel = seen.model.classify_pairs(seen.cls, seen.context, seen.batch, seen.pooled, seen.width, head, tail)
+            rel = seen.pair_logits(head, tail)  # (P', R)
             files["relation.f32"].write(np.ascontiguousarray(rel.float().cpu().numpy(), dtype=np.float32).tobytes())
     finally:
         for f in files.values():
