@@ -28,6 +28,17 @@ def test_yaml_config_and_override(tmp_path):
     assert cfg.epochs == 2 and cfg.pooling == "mean" and cfg.lr == 5e-5 and cfg.batch_size == 2
 
 
+def test_mixed_precision_no_survives_yaml(tmp_path):
+    """YAML 1.1 reads ``no`` as false; the setting's own word must still be accepted, file or flag."""
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("train_path: a.json\ntypes_path: t.json\nmixed_precision: no\n")
+    assert load_config(cfg_file, {}).mixed_precision == "no"
+    assert load_config(cfg_file, parse_overrides(["--mixed_precision", "no"])).mixed_precision == "no"
+    assert load_config(cfg_file, parse_overrides(["--mixed_precision", "bf16"])).mixed_precision == "bf16"
+    with pytest.raises(ConfigError, match="mixed_precision"):
+        load_config(cfg_file, parse_overrides(["--mixed_precision", "yes"]))
+
+
 def test_bad_override_is_named_as_coming_from_the_command_line(tmp_path):
     cfg_file = tmp_path / "c.yaml"
     cfg_file.write_text("train_path: a.json\ntypes_path: t.json\nepochs: many\n")

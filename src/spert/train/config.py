@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from spert.errors import ConfigError
 from spert.model.settings import SYNTAX_CONTEXTS, InferenceSettings, ModelSettings
@@ -91,6 +91,12 @@ class TrainConfig(ModelSettings, InferenceSettings):
     checkpoint_every: int = Field(0, ge=0, description="also write the resumable checkpoint (last/) every N "
                                   "updates inside an epoch, for runs whose epochs are long (0: at each epoch's "
                                   "end only); --resume goes on from the update it stopped at")
+
+    @field_validator("mixed_precision", mode="before")
+    @classmethod
+    def _no_is_a_word(cls, value: Any) -> Any:
+        """YAML reads a bare ``no`` (``--mixed_precision no``, ``mixed_precision: no``) as false: it means "no"."""
+        return "no" if value is False else value
 
     @model_validator(mode="after")
     def _check(self) -> "TrainConfig":
