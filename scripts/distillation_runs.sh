@@ -8,7 +8,11 @@
 # side by side (scripts/bench_models.py: rounds in turn, medians) and spert compare of students
 # against plain.
 # DATASET=conll04 (default; seeds 42 43 44) or DATASET=scierc (configs/scierc.yaml; seed 42).
-# usage: [DATASET=scierc] [SEEDS="42 43"] scripts/distillation_runs.sh MPNET_DIR [RUNS_DIR] [extra spert distill settings...]
+# PLAIN_RUNS=DIR: compare with plain runs made earlier on this machine (DIR/${DATASET}_spec_sSEED, each with
+# metrics.json and predictions.json, as docs/results/cpu-2026-12-04 holds) instead of training them again;
+# the students then run all at once, one thread each; PLAIN_MODEL=DIR: the plain MiniLM model bench_models
+# times (default: the first seed's plain run's model).
+# usage: [DATASET=scierc] [SEEDS="42 43"] [PLAIN_RUNS=DIR] scripts/distillation_runs.sh MPNET_DIR [RUNS_DIR] [extra spert distill settings...]
 set -euo pipefail
 MPNET=$1; RUNS=${2:-runs}; shift $(( $# >= 2 ? 2 : 1 ))
 DATASET=${DATASET:-conll04}; CONFIG=configs/$DATASET.yaml
@@ -26,15 +30,25 @@ train() {  # train THREADS OUTPUT_DIR spert-command args...: skip a finished run
 }
 
 train "${TEACHER_THREADS:-2}" "$TEACHER" train --seed 42 --encoder "$MPNET"
-for s in $SEEDS; do  # a student and the plain run of its seed side by side
-  train 1 "$RUNS/${DATASET}_student_s$s" distill --teacher "$TEACHER/model" --seed "$s" "$@" &
-  train 1 "$RUNS/${DATASET}_spec_s$s" train --seed "$s" &
-  wait -n  # either failing stops the script (set -e)
-  wait -n
-done
+PLAIN=${PLAIN_RUNS:-$RUNS}
+if [ -n "${PLAIN_RUNS:-}" ]; then  # every student at once; the plain runs exist
+  for s in $SEEDS; do
+    [ -f "$PLAIN/${DATASET}_spec_s$s/metrics.json" ] || { echo "no plain run $PLAIN/${DATASET}_spec_s$s"; exit 2; }
+  done
+  for s in $SEEDS; do train 1 "$RUNS/${DATASET}_student_s$s" distill --teacher "$TEACHER/model" --seed "$s" "$@" & done
+  for s in $SEEDS; do wait -n; done  # any failing stops the script (set -e)
+else
+  for s in $SEEDS; do  # a student and the plain run of its seed side by side
+    train 1 "$RUNS/${DATASET}_student_s$s" distill --teacher "$TEACHER/model" --seed "$s" "$@" &
+    train 1 "$RUNS/${DATASET}_spec_s$s" train --seed "$s" &
+    wait -n  # either failing stops the script (set -e)
+    wait -n
+  done
+fi
 first=${SEEDS%% *}
-OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 python scripts/bench_models.py "plain MiniLM=$RUNS/${DATASET}_spec_s$first/model" \
+OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 python scripts/bench_models.py \
+  "plain MiniLM=${PLAIN_MODEL:-$RUNS/${DATASET}_spec_s$first/model}" \
   "student=$RUNS/${DATASET}_student_s$first/model" "mpnet teacher=$TEACHER/model" \
   --data "$(sed -n 's/^test_path: *//p' "$CONFIG")" --rounds 3 --out "$RUNS/bench_distillation_$DATASET"
-python -m spert compare "plain=$RUNS/${DATASET}_spec_s4?" "student=$RUNS/${DATASET}_student_s4?" \
+python -m spert compare "plain=$PLAIN/${DATASET}_spec_s4?" "student=$RUNS/${DATASET}_student_s4?" \
   -o "$RUNS/compare_distillation_$DATASET"
