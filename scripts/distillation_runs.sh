@@ -29,12 +29,14 @@ train() {  # train THREADS OUTPUT_DIR spert-command args...: skip a finished run
   echo "$(date +%T) finished: $out"
 }
 
-train "${TEACHER_THREADS:-2}" "$TEACHER" train --seed 42 --encoder "$MPNET"
 PLAIN=${PLAIN_RUNS:-$RUNS}
-if [ -n "${PLAIN_RUNS:-}" ]; then  # every student at once; the plain runs exist
+if [ -n "${PLAIN_RUNS:-}" ]; then  # before the hours of the teacher: the plain runs to compare with exist
   for s in $SEEDS; do
-    [ -f "$PLAIN/${DATASET}_spec_s$s/metrics.json" ] || { echo "no plain run $PLAIN/${DATASET}_spec_s$s"; exit 2; }
+    [ -f "$PLAIN/${DATASET}_spec_s$s/metrics.json" ] || { echo "no plain run $PLAIN/${DATASET}_spec_s$s" >&2; exit 2; }
   done
+fi
+train "${TEACHER_THREADS:-2}" "$TEACHER" train --seed 42 --encoder "$MPNET"
+if [ -n "${PLAIN_RUNS:-}" ]; then  # every student at once; the plain runs exist
   for s in $SEEDS; do train 1 "$RUNS/${DATASET}_student_s$s" distill --teacher "$TEACHER/model" --seed "$s" "$@" & done
   for s in $SEEDS; do wait -n; done  # any failing stops the script (set -e)
 else
