@@ -286,6 +286,28 @@ def test_swap_mentions_by_hand():
     assert swap_mentions(docs, 3, np.random.default_rng(0)) == out  # duplicates dropped
 
 
+def test_swap_mentions_keeping_the_labels_by_hand():
+    """keep_labels: the same sentences, the source's entities moved to their new words (a kept one,
+    the only mention of its type, shifted by the longer mentions before it) and its relations."""
+    import numpy as np
+
+    from spert.data.documents import Document, Entity, Relation
+    from spert.data.silver import swap_mentions
+
+    rel = (Relation("Work_For", 0, 1), Relation("Live_In", 0, 2))
+    docs = [Document(tuple("Smith of Acme met the Pope in Rome".split()),
+                     (Entity("Peop", 0, 1), Entity("Org", 2, 3), Entity("Loc", 7, 8)), rel),
+            Document(tuple("Mary Jones joined Globex Inc .".split()), (Entity("Peop", 0, 2), Entity("Org", 3, 5)))]
+    plain = swap_mentions(docs, 1, np.random.default_rng(0))
+    kept = swap_mentions(docs, 1, np.random.default_rng(0), keep_labels=True)
+    assert [d.tokens for d in kept] == [d.tokens for d in plain]
+    assert kept[0].tokens == tuple("Mary Jones of Globex Inc met the Pope in Rome".split())
+    assert kept[0].entities == (Entity("Peop", 0, 2), Entity("Org", 3, 5), Entity("Loc", 9, 10))
+    assert kept[0].relations == rel
+    assert kept[1].tokens == tuple("Smith joined Acme .".split())
+    assert kept[1].entities == (Entity("Peop", 0, 1), Entity("Org", 2, 3)) and kept[1].relations == ()
+
+
 def test_cached_teacher_outputs_are_the_online_teachers_targets(tmp_path, tiny_model_dir):
     """The outputs cached once (every candidate span, every ordered pair of gold entities and of the
     spans the teacher keeps) give the student's batch the targets the online teacher gives it:

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from spert.data.documents import Document, read_documents, spans_overlap
+from spert.data.documents import Document, Entity, read_documents, spans_overlap
 from spert.data.text import TextTokenizer
 from spert.errors import DataError
 
@@ -49,10 +49,14 @@ def mentions_by_type(docs: Sequence[Document]) -> dict[str, list[tuple[str, ...]
     return {t: list(m) for t, m in out.items()}
 
 
-def swap_mentions(docs: Sequence[Document], copies: int, rng: np.random.Generator) -> list[Document]:
+def swap_mentions(docs: Sequence[Document], copies: int, rng: np.random.Generator, *,
+                  keep_labels: bool = False) -> list[Document]:
     """``copies`` new sentences per sentence with entities, each mention replaced by another mention
     of its type (where its type has another; overlapping mentions stay as they are); the words
-    between mentions are kept. Without annotations; duplicates of a source or of each other dropped."""
+    between mentions are kept. Without annotations, or with ``keep_labels`` the source's entities
+    (moved to their new words) and relations, as if every swap kept them true: plain mention-swap
+    augmentation, the control of a teacher's labels. Duplicates of a source or of each other dropped;
+    the same draws either way, so both give the same sentences."""
     pool = mentions_by_type(docs)
     seen = {tuple(d.tokens) for d in docs}
     out = []
@@ -64,14 +68,29 @@ def swap_mentions(docs: Sequence[Document], copies: int, rng: np.random.Generato
         if not free:
             continue
         for _ in range(copies):
-            words, at = [], 0
+            words, at, moved = [], 0, {}  # moved: a replaced mention's old span -> its new one
             for e in free:
                 own = tuple(d.tokens[e.start:e.end])
                 others = [m for m in pool[e.type] if m != own]
-                words += list(d.tokens[at:e.start]) + list(others[int(rng.integers(len(others)))])
+                words += list(d.tokens[at:e.start])
+                mention = others[int(rng.integers(len(others)))]
+                moved[e.span] = (len(words), len(words) + len(mention))
+                words += list(mention)
                 at = e.end
             words += list(d.tokens[at:])
             if tuple(words) not in seen:
                 seen.add(tuple(words))
-                out.append(Document(tuple(words)))
+                out.append(Document(tuple(words), *(_moved_labels(d, moved) if keep_labels else ())))
     return out
+
+
+def _moved_labels(d: Document, moved: dict[tuple[int, int], tuple[int, int]]) -> tuple[tuple, tuple]:
+    """``d``'s entities at their words after the swaps ``moved`` (a replaced span -> its new span;
+    a kept entity shifts by the length change of the replaced spans before it), and its relations."""
+    def shift(i: int) -> int:
+        return i + sum((b - a) - (end - start) for (start, end), (a, b) in moved.items() if end <= i)
+
+    entities = tuple(Entity(e.type, *moved[e.span]) if e.span in moved else Entity(e.type, shift(e.start),
+                                                                                      shift(e.start) + e.end - e.start)
+                     for e in d.entities)
+    return entities, d.relations
