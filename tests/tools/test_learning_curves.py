@@ -1,16 +1,7 @@
 """scripts/learning_curves.py: runs' eval.csv side by side, per epoch, and a picture of them."""
 
-import importlib.util
-
 import pytest
-from paths import ROOT
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("learning_curves", ROOT / "scripts" / "learning_curves.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from paths import load_script
 
 
 def _run(tmp_path, name, rows):
@@ -22,7 +13,7 @@ def _run(tmp_path, name, rows):
 
 
 def test_runs_side_by_side_per_epoch_with_gaps_and_a_plot(tmp_path):
-    lc = _script()
+    lc = load_script("learning_curves")
     small = _run(tmp_path, "small", [(1, 44.5, 8.25, 8.0), (2, 70.0, 40.0, 39.5), (3, 80.0, 55.0, 54.0)])
     base = _run(tmp_path, "base", [(1, 2.7, 0.0, 0.0)])
     by_run = lc.curves([("MiniLM", small), ("mpnet", base)])
@@ -36,7 +27,7 @@ def test_runs_side_by_side_per_epoch_with_gaps_and_a_plot(tmp_path):
 
 
 def test_a_run_without_eval_csv_is_named(tmp_path):
-    lc = _script()
+    lc = load_script("learning_curves")
     (tmp_path / "bare").mkdir()
     with pytest.raises(SystemExit, match=r"bare/eval.csv: not found \(train with --eval_every 1"):
         lc.curves([("x", tmp_path / "bare")])

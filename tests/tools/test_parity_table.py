@@ -1,20 +1,12 @@
 """scripts/parity_table.py: the authors' eval_valid.csv columns map onto ours (REL+ is their rel_nec)."""
 
-import importlib.util
 import json
 
-from paths import ROOT
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("parity_table", ROOT / "scripts" / "parity_table.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from paths import load_script
 
 
 def test_ours_and_the_authors_side_by_side(tmp_path):
-    pt = _script()
+    pt = load_script("parity_table")
     ours = tmp_path / "ours_s42"
     ours.mkdir()
     metrics = {t: {"micro": {"f1": f}, "macro": {"f1": f - 1}} for t, f in (("ner", 80.0), ("rel", 50.0),

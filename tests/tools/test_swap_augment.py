@@ -1,20 +1,12 @@
 """scripts/swap_augment.py: the gold sentences then their swapped copies with the labels carried over,
 the same sentences `spert distill --silver_swap` draws with that seed."""
 
-import importlib.util
 import json
 
 import numpy as np
 import pytest
 
-from paths import CONLL04, ROOT
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("swap_augment", ROOT / "scripts" / "swap_augment.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from paths import CONLL04, load_script
 
 
 def test_the_augmented_file_and_the_silver_check(tmp_path, monkeypatch, capsys):
@@ -23,7 +15,7 @@ def test_the_augmented_file_and_the_silver_check(tmp_path, monkeypatch, capsys):
     from spert.data.silver import swap_mentions
     from spert.train.teacher import SILVER_STREAM
 
-    sa = _script()
+    sa = load_script("swap_augment")
     schema = load_types(CONLL04 / "conll04_types.json")
     docs = read_documents(CONLL04 / "conll04_train.json", schema)[:30]
     train, out, silver = tmp_path / "train.json", tmp_path / "aug.json", tmp_path / "silver.json"

@@ -1,7 +1,6 @@
 """scripts/teacher_targets.py: a cached teacher's targets held against the gold labels of the
 sentences they were computed on (by hand on fixed logits; and through a real cache)."""
 
-import importlib.util
 import json
 import math
 
@@ -9,18 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from paths import CONLL04, ROOT
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("teacher_targets", ROOT / "scripts" / "teacher_targets.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from paths import CONLL04, load_script
 
 
 def test_the_summary_by_hand():
-    tt = _script()
+    tt = load_script("teacher_targets")
     ent = np.array([[2.0, 0.0, 0.0], [0.0, 0.0, 2.0], [2.0, 0.0, 0.0]], dtype=np.float32)  # (S=3, C=3)
     ent_gold = np.array([0, 2, 1])  # the teacher right on the first two, wrong on the third
     rel = np.array([[2.0, -2.0]], dtype=np.float32)  # (P=1, R=2)
@@ -43,7 +35,7 @@ def test_a_real_cache_against_its_sentences(tmp_path, tiny_model_dir, capsys, mo
     from spert.data.documents import read_documents, write_records
     from spert.train.teacher import load_teacher
 
-    tt = _script()
+    tt = load_script("teacher_targets")
     train = tmp_path / "train.json"
     teacher = load_teacher(tiny_model_dir, CONLL04 / "conll04_train.json", 7, torch.device("cpu"), weight=0.5,
                            temperature=2.0)
