@@ -22,13 +22,8 @@ import numpy as np
 from spert.data.documents import read_documents, write_records
 from spert.data.schema import load_types
 from spert.data.silver import swap_mentions
+from spert.eval.metrics import gold_tuples
 from spert.train.teacher import SILVER_STREAM
-
-
-def labels(d) -> tuple[set, set]:
-    ents = {(e.type, e.start, e.end) for e in d.entities}
-    rels = {(r.type, d.entities[r.head].span, d.entities[r.tail].span) for r in d.relations}
-    return ents, rels
 
 
 def main() -> None:
@@ -51,7 +46,7 @@ def main() -> None:
             raise SystemExit(f"{args.compare_silver}: not the same sentences (another seed, copies or training file?)")
         same_e = same_r = n_e = n_r = t_e = t_r = 0
         for s, g in zip(silver, swapped):
-            (se, sr), (ge, gr) = labels(s), labels(g)
+            (se, sr, _), (ge, gr, _) = gold_tuples(s), gold_tuples(g)  # NER and REL tuples
             same_e, same_r = same_e + len(se & ge), same_r + len(sr & gr)
             n_e, n_r, t_e, t_r = n_e + len(ge), n_r + len(gr), t_e + len(se), t_r + len(sr)
         print(f"the same sentences as {args.compare_silver}; the teacher's labels against the carried-over ones: "

@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from spert.data.documents import read_documents
 from spert.data.schema import load_types
@@ -27,13 +28,11 @@ from spert.train.teacher_outputs import OUTPUTS_DIR, TeacherOutputs
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(-1, keepdims=True)
+    return torch.softmax(torch.from_numpy(z).float(), -1).numpy()
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-z))
+    return torch.sigmoid(torch.from_numpy(z).float()).numpy()
 
 
 def gold_arrays(run: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
@@ -77,10 +76,11 @@ def mean(x: np.ndarray) -> float:
 
 
 def summary(ent: np.ndarray, ent_gold: np.ndarray, rel: np.ndarray, rel_gold: np.ndarray, t: float,
-            threshold: float) -> dict[str, list[tuple[str, int, float, float, float]]]:
+            threshold: float) -> dict[str, list]:
     """Per kind and gold class: (name, count, share where the teacher decides as gold, mean p(gold) at
     temperature 1, mean p(gold) at ``t``): entity logits (S, C) with gold classes (S,), relation
-    logits (P, R) with multi-hot gold labels (P, R)."""
+    logits (P, R) with multi-hot gold labels (P, R); and per relation type (R,) its outputs whose
+    decision is not gold's and its gold relations ("by type")."""
     p1, pt = softmax(ent), softmax(ent / t)
     rows = np.arange(len(ent_gold))
     out: dict[str, list] = {"entity": [], "relation": []}
@@ -96,6 +96,8 @@ def summary(ent: np.ndarray, ent_gold: np.ndarray, rel: np.ndarray, rel_gold: np
         out["relation"].append((name, len(g), mean((s1[sel] > threshold) == (g == 1)),
                                 mean(np.where(g == 1, s1[sel], 1 - s1[sel])),
                                 mean(np.where(g == 1, st[sel], 1 - st[sel]))))
+    wrong = (s1 > threshold) != (rel_gold == 1)  # (P, R)
+    out["by type"] = list(zip(wrong.sum(0).tolist(), rel_gold.sum(0).tolist()))
     return out
 
 
@@ -105,7 +107,7 @@ def main() -> None:
     ap.add_argument("--temperature", type=float, default=None)
     args = ap.parse_args()
     cfg = json.loads((args.run / "config.json").read_text())
-    t = args.temperature or float(cfg.get("distill_temperature", 2.0))
+    t = args.temperature if args.temperature is not None else float(cfg.get("distill_temperature", 2.0))
     threshold = float(cfg.get("rel_filter_threshold", 0.4))
     ent, ent_gold, rel, rel_gold, rel_names = gold_arrays(args.run)
     rows = summary(ent, ent_gold, rel, rel_gold, t, threshold)
@@ -116,10 +118,8 @@ def main() -> None:
         print("|---|---:|---:|---:|---:|---:|")
         for name, n, agree, a, b in rows[kind]:
             print(f"| {name} | {n} | {100 * agree:.2f}% | {a:.4f} | {b:.4f} | {1 - b:.4f} |")
-    wrong = (sigmoid(rel) > threshold) != (rel_gold == 1)
     print("\nrelation outputs whose decision disagrees with gold, by type: "
-          + ", ".join(f"{n} {int(wrong[:, i].sum())} ({int(rel_gold[:, i].sum())} gold)"
-                      for i, n in enumerate(rel_names)))
+          + ", ".join(f"{n} {w} ({g} gold)" for n, (w, g) in zip(rel_names, rows["by type"])))
 
 
 if __name__ == "__main__":
