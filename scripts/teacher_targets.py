@@ -38,6 +38,9 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 def gold_arrays(run: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """The cached entity logits (S, C) with each span's gold class (S,), the cached relation logits
     of pairs of gold entities (P, R) with their gold multi-hot labels (P, R), and the relation types."""
+    if not (run / OUTPUTS_DIR / "outputs.json").is_file():
+        raise SystemExit(f"{run}: no {OUTPUTS_DIR}/outputs.json: not a spert distill run with its teacher's "
+                         "outputs cached (teacher_outputs auto or cached)")
     cfg = json.loads((run / "config.json").read_text())
     schema = load_types(cfg["types_path"])
     docs = read_documents(cfg["train_path"], schema)

@@ -54,3 +54,5 @@ def test_a_real_cache_against_its_sentences(tmp_path, tiny_model_dir, capsys, mo
     tt.main()
     text = capsys.readouterr().out
     assert f"{len(ent_gold)} candidate spans" in text and "T = 3" in text and "| an entity | " in text
+    with pytest.raises(SystemExit, match="no teacher_outputs/outputs.json: not a spert distill run"):
+        tt.gold_arrays(tmp_path)  # a directory without a cache
