@@ -35,13 +35,18 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return torch.sigmoid(torch.from_numpy(z).float()).numpy()
 
 
-def gold_arrays(run: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """The cached entity logits (S, C) with each span's gold class (S,), the cached relation logits
-    of pairs of gold entities (P, R) with their gold multi-hot labels (P, R), and the relation types."""
+def run_config(run: Path) -> dict:
+    """The run's config.json, once a directory is known to be a distilled run with a cache (else one line)."""
     if not (run / OUTPUTS_DIR / "outputs.json").is_file():
         raise SystemExit(f"{run}: no {OUTPUTS_DIR}/outputs.json: not a spert distill run with its teacher's "
                          "outputs cached (teacher_outputs auto or cached)")
-    cfg = json.loads((run / "config.json").read_text())
+    return json.loads((run / "config.json").read_text())
+
+
+def gold_arrays(run: Path, cfg: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """The cached entity logits (S, C) with each span's gold class (S,), the cached relation logits
+    of pairs of gold entities (P, R) with their gold multi-hot labels (P, R), and the relation types
+    (``cfg``: the run's config, :func:`run_config`)."""
     schema = load_types(cfg["types_path"])
     docs = read_documents(cfg["train_path"], schema)
     out = TeacherOutputs(run / OUTPUTS_DIR)
@@ -109,10 +114,10 @@ def main() -> None:
     ap.add_argument("run", type=Path)
     ap.add_argument("--temperature", type=float, default=None)
     args = ap.parse_args()
-    cfg = json.loads((args.run / "config.json").read_text())
+    cfg = run_config(args.run)
     t = args.temperature if args.temperature is not None else float(cfg.get("distill_temperature", 2.0))
     threshold = float(cfg.get("rel_filter_threshold", 0.4))
-    ent, ent_gold, rel, rel_gold, rel_names = gold_arrays(args.run)
+    ent, ent_gold, rel, rel_gold, rel_names = gold_arrays(args.run, cfg)
     rows = summary(ent, ent_gold, rel, rel_gold, t, threshold)
     print(f"{args.run}: {len(ent_gold)} candidate spans, {len(rel_gold)} ordered pairs of gold entities; T = {t:g}")
     for kind, what, decision in (("entity", "entity spans, gold class", "teacher argmax = gold"),

@@ -45,7 +45,7 @@ def test_a_real_cache_against_its_sentences(tmp_path, tiny_model_dir, capsys, mo
     teacher.cache(docs, run, kept_pairs=False, batch_size=3, device=torch.device("cpu"))
     (run / "config.json").write_text(json.dumps({"train_path": str(train), "rel_filter_threshold": 0.4,
                                                  "types_path": str(CONLL04 / "conll04_types.json")}))
-    ent, ent_gold, rel, rel_gold, names = tt.gold_arrays(run)
+    ent, ent_gold, rel, rel_gold, names = tt.gold_arrays(run, tt.run_config(run))
     assert ent.shape == (len(ent_gold), 5) and names == ["Work_For", "Kill", "OrgBased_In", "Live_In", "Located_In"]
     assert (ent_gold > 0).sum() == sum(len(d.entities) for d in docs)  # every gold entity among the spans
     assert rel.shape == rel_gold.shape == (sum(len(d.entities) * (len(d.entities) - 1) for d in docs), 5)
@@ -55,4 +55,8 @@ def test_a_real_cache_against_its_sentences(tmp_path, tiny_model_dir, capsys, mo
     text = capsys.readouterr().out
     assert f"{len(ent_gold)} candidate spans" in text and "T = 3" in text and "| an entity | " in text
     with pytest.raises(SystemExit, match="no teacher_outputs/outputs.json: not a spert distill run"):
-        tt.gold_arrays(tmp_path)  # a directory without a cache
+        tt.run_config(tmp_path)  # a directory without a cache
+    monkeypatch.setattr("sys.argv", ["teacher_targets.py", str(tmp_path / "empty")])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit, match="empty: no teacher_outputs/outputs.json"):
+        tt.main()  # nor a config.json: the same one line, no traceback
