@@ -434,3 +434,22 @@ def test_a_tokenizer_whose_pad_id_is_not_the_embeddings_padding_idx_trains(tmp_p
                compact_embeddings=True)
     train(cfg, show_progress=False)
     assert (tmp_path / "run" / "model" / "model.safetensors").exists()
+
+
+def test_resuming_drops_the_log_rows_past_the_checkpoint(tmp_path, tiny_encoder_dir):
+    """A run killed between checkpoints logged updates (and an epoch's validation) that the resumed
+    run does again: they are dropped, the rows the checkpoint covers are kept byte for byte."""
+    from spert.train.loop import prepare_output_dir
+    from spert.train.resume import TrainerState
+
+    out = tmp_path / "run"
+    cfg = _cfg(tmp_path, tiny_encoder_dir)
+    out.mkdir()
+    head = "epoch,update,loss\r\n"
+    (out / "log.csv").write_bytes((head + "1,20,0.5\r\n1,40,0.4\r\n2,60,0.3\r\n2,80,0.2\r\n").encode())
+    (out / "eval.csv").write_bytes(b"epoch,ner_f1\r\n1,50.0\r\n2,60.0\r\n")
+    prepare_output_dir(out, cfg, TrainerState(epoch=1, update=60, epoch_updates=10))
+    assert (out / "log.csv").read_bytes() == (head + "1,20,0.5\r\n1,40,0.4\r\n2,60,0.3\r\n").encode()
+    assert (out / "eval.csv").read_bytes() == b"epoch,ner_f1\r\n1,50.0\r\n"
+    prepare_output_dir(out, cfg, None)  # a new run: no earlier logs
+    assert not (out / "log.csv").exists() and not (out / "eval.csv").exists()

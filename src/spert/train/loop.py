@@ -266,7 +266,7 @@ def set_up(cfg: TrainConfig, resume: bool) -> Run:
              else TrainerState(group=group))
     model, optimizer = acc.prepare(model, optimizer)
     if acc.is_main_process:
-        prepare_output_dir(out, cfg, resume)
+        prepare_output_dir(out, cfg, state if resume else None)
     return Run(cfg, acc, model, tokenizer, schema, train_set, valid_set, test_set, optimizer, scheduler, compact,
                state, updates_per_epoch, total_updates, teacher=teacher)
 
@@ -349,16 +349,33 @@ def resumed_state(out: Path, model: SpERTModel, optimizer: AdamWNoBiasCorrection
     return state
 
 
-def prepare_output_dir(out: Path, cfg: TrainConfig, resume: bool) -> None:
-    """The output directory, without an earlier run's logs (unless resuming), with the run's ``config.json``."""
+def prepare_output_dir(out: Path, cfg: TrainConfig, resumed: TrainerState | None) -> None:
+    """The output directory with the run's ``config.json``: without an earlier run's logs, or, resuming
+    from ``resumed``, with the log rows its checkpoint covers (a killed run logged updates past its last
+    checkpoint; they run again, and would be logged twice)."""
     out.mkdir(parents=True, exist_ok=True)
     removed = remove_temporaries(out, RUN_WRITES)  # what a killed run's writes left half-done
     if removed:
         log.info("removed %d temporaries an interrupted run left in %s", len(removed), out)
-    if not resume:
+    if resumed is None:
         for f in ("log.csv", "eval.csv"):
             (out / f).unlink(missing_ok=True)
+    else:
+        _keep_rows_up_to(out / "log.csv", "update", resumed.update)
+        _keep_rows_up_to(out / "eval.csv", "epoch", resumed.epoch)  # validation comes before the epoch's checkpoint
     atomic_write_text(out / RUN_CONFIG, cfg.model_dump_json(indent=2))
+
+
+def _keep_rows_up_to(path: Path, column: str, last: int) -> None:
+    """Drop the rows of a log whose ``column`` is past ``last`` (rewritten atomically, untouched if none is)."""
+    if not path.exists():
+        return
+    with path.open(newline="") as fh:  # the csv module's own line endings, kept as written
+        lines = fh.readlines()
+    rows = list(csv.DictReader(lines))
+    keep = [i + 1 for i, row in enumerate(rows) if int(row[column]) <= last]
+    if len(keep) < len(rows):
+        atomic_write_text(path, "".join([lines[0]] + [lines[i] for i in keep]))
 
 
 def distillation_samples(run: Run, samples: list[Sample], ids: Sequence[int], epoch: int):
