@@ -447,9 +447,15 @@ def test_resuming_drops_the_log_rows_past_the_checkpoint(tmp_path, tiny_encoder_
     out.mkdir()
     head = "epoch,update,loss\r\n"
     (out / "log.csv").write_bytes((head + "1,20,0.5\r\n1,40,0.4\r\n2,60,0.3\r\n2,80,0.2\r\n").encode())
-    (out / "eval.csv").write_bytes(b"epoch,ner_f1\r\n1,50.0\r\n2,60.0\r\n")
+    (out / "eval.csv").write_bytes(b"epoch,ner_f1\r\n1,50.0\r\n2,6")  # the kill cut its last row short
     prepare_output_dir(out, cfg, TrainerState(epoch=1, update=60, epoch_updates=10))
     assert (out / "log.csv").read_bytes() == (head + "1,20,0.5\r\n1,40,0.4\r\n2,60,0.3\r\n").encode()
     assert (out / "eval.csv").read_bytes() == b"epoch,ner_f1\r\n1,50.0\r\n"
+    (out / "eval.csv").write_bytes(b"epoch,ner_f1\r\n1,50.0\r\n1")  # cut short inside a covered epoch's row too
+    prepare_output_dir(out, cfg, TrainerState(epoch=1, update=60, epoch_updates=10))
+    assert (out / "eval.csv").read_bytes() == b"epoch,ner_f1\r\n1,50.0\r\n"
+    (out / "eval.csv").write_bytes(b"epoch,ner")  # the header cut short: the log starts again
+    prepare_output_dir(out, cfg, TrainerState(epoch=1, update=60, epoch_updates=10))
+    assert not (out / "eval.csv").exists()
     prepare_output_dir(out, cfg, None)  # a new run: no earlier logs
     assert not (out / "log.csv").exists() and not (out / "eval.csv").exists()

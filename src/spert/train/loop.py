@@ -367,15 +367,24 @@ def prepare_output_dir(out: Path, cfg: TrainConfig, resumed: TrainerState | None
 
 
 def _keep_rows_up_to(path: Path, column: str, last: int) -> None:
-    """Drop the rows of a log whose ``column`` is past ``last`` (rewritten atomically, untouched if none is)."""
+    """Drop the rows of a log whose ``column`` is past ``last``, and a last row the kill cut short
+    (rewritten atomically; untouched if every row stays)."""
     if not path.exists():
         return
     with path.open(newline="") as fh:  # the csv module's own line endings, kept as written
         lines = fh.readlines()
-    rows = list(csv.DictReader(lines))
-    keep = [i + 1 for i, row in enumerate(rows) if int(row[column]) <= last]
-    if len(keep) < len(rows):
-        atomic_write_text(path, "".join([lines[0]] + [lines[i] for i in keep]))
+    if not lines or not lines[0].endswith("\n"):  # empty, or the header itself cut short: start it again
+        path.unlink()
+        return
+    at = next(csv.reader(lines[:1])).index(column)  # a row per line: a log's fields are numbers
+
+    def covered(line: str) -> bool:
+        fields = next(csv.reader([line]), [])
+        return line.endswith("\n") and len(fields) > at and fields[at].isdigit() and int(fields[at]) <= last
+
+    keep = [line for line in lines[1:] if covered(line)]
+    if len(keep) < len(lines) - 1:
+        atomic_write_text(path, "".join([lines[0]] + keep))
 
 
 def distillation_samples(run: Run, samples: list[Sample], ids: Sequence[int], epoch: int):
